@@ -1,0 +1,137 @@
+"""aiotheory: an async-first, Lambda-native asyncio ORM for Amazon DynamoDB.
+
+The package face is lazy (PEP 562): `import aiotheory` loads no pydantic, botocore or HTTP library;
+each public name imports its module on first touch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .db import DB as DB
+    from .deadlines import deadline as deadline
+    from .errors import AccessDenied as AccessDenied
+    from .errors import AccountNotFound as AccountNotFound
+    from .errors import AiotheoryError as AiotheoryError
+    from .errors import AwsError as AwsError
+    from .errors import CancellationReason as CancellationReason
+    from .errors import ConditionFailed as ConditionFailed
+    from .errors import CredentialsError as CredentialsError
+    from .errors import DeadlineExceeded as DeadlineExceeded
+    from .errors import DecodeError as DecodeError
+    from .errors import ItemNotFound as ItemNotFound
+    from .errors import ResourceInUse as ResourceInUse
+    from .errors import ResourceNotFound as ResourceNotFound
+    from .errors import TableSchemaMismatch as TableSchemaMismatch
+    from .errors import Throttled as Throttled
+    from .errors import TransactionCanceled as TransactionCanceled
+    from .errors import TransportError as TransportError
+    from .errors import UnprocessedItems as UnprocessedItems
+    from .errors import ValidationError as ValidationError
+    from .expr import Attr as Attr
+    from .expr import Condition as Condition
+    from .expr import F as F
+    from .expr import Update as Update
+    from .model import GSI as GSI
+    from .model import LSI as LSI
+    from .model import PK as PK
+    from .model import SK as SK
+    from .model import TTL as TTL
+    from .model import Converter as Converter
+    from .model import CreatedAt as CreatedAt
+    from .model import EpochSeconds as EpochSeconds
+    from .model import Ignore as Ignore
+    from .model import JSONString as JSONString
+    from .model import Model as Model
+    from .model import OmitEmpty as OmitEmpty
+    from .model import Stored as Stored
+    from .model import UpdatedAt as UpdatedAt
+    from .model import Version as Version
+    from .retries import RetryPolicy as RetryPolicy
+
+__all__ = [
+    "DB",
+    "GSI",
+    "LSI",
+    "PK",
+    "SK",
+    "TTL",
+    "AccessDenied",
+    "AccountNotFound",
+    "AiotheoryError",
+    "Attr",
+    "AwsError",
+    "CancellationReason",
+    "Condition",
+    "ConditionFailed",
+    "Converter",
+    "CreatedAt",
+    "CredentialsError",
+    "DeadlineExceeded",
+    "DecodeError",
+    "EpochSeconds",
+    "F",
+    "Ignore",
+    "ItemNotFound",
+    "JSONString",
+    "Model",
+    "OmitEmpty",
+    "ResourceInUse",
+    "ResourceNotFound",
+    "RetryPolicy",
+    "Stored",
+    "TableSchemaMismatch",
+    "Throttled",
+    "TransactionCanceled",
+    "TransportError",
+    "UnprocessedItems",
+    "Update",
+    "UpdatedAt",
+    "ValidationError",
+    "Version",
+    "__version__",
+    "deadline",
+]
+
+_ERRORS: Final = (
+    "AccessDenied AccountNotFound AiotheoryError AwsError CancellationReason ConditionFailed "
+    "CredentialsError DeadlineExceeded DecodeError ItemNotFound ResourceInUse ResourceNotFound "
+    "TableSchemaMismatch Throttled TransactionCanceled TransportError UnprocessedItems ValidationError"
+).split()
+_MODEL: Final = (
+    "GSI LSI PK SK TTL Converter CreatedAt EpochSeconds Ignore JSONString Model OmitEmpty Stored "
+    "UpdatedAt Version"
+).split()
+
+#: public name -> module that defines it (imported on first touch).
+_LAZY: Final[dict[str, str]] = {
+    "DB": "aiotheory.db",
+    "deadline": "aiotheory.deadlines",
+    "RetryPolicy": "aiotheory.retries",
+    "Attr": "aiotheory.expr",
+    "Condition": "aiotheory.expr",
+    "F": "aiotheory.expr",
+    "Update": "aiotheory.expr",
+    **dict.fromkeys(_ERRORS, "aiotheory.errors"),
+    **dict.fromkeys(_MODEL, "aiotheory.model"),
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'aiotheory' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    # Copy every public name of that module we export, so later touches skip __getattr__.
+    for public, owner in _LAZY.items():
+        if owner == module_name:
+            globals()[public] = getattr(module, public)
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

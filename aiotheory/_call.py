@@ -1,0 +1,80 @@
+"""The one function every AWS call goes through: deadline, retries with backoff, logging.
+
+There is no second path to a transport. Imports `deadlines`, `retries`, `errors` and the Transport
+protocol only; it knows nothing of models or HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Final
+
+from .deadlines import applied
+from .errors import AwsError, TransportError
+
+if TYPE_CHECKING:
+    from ._types import Payload
+    from .retries import RetryPolicy
+    from .transport.base import Transport
+
+__all__ = ["WRITE_OPERATIONS", "call"]
+
+_log: Final = logging.getLogger("aiotheory.calls")
+
+#: Operations whose effect may have happened when a reply is lost (the deadline marks them outcome_unknown).
+WRITE_OPERATIONS: Final = frozenset(
+    {
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+        "UpdateTimeToLive",
+    }
+)
+
+
+async def call(transport: Transport, operation: str, payload: Payload, policy: RetryPolicy) -> Payload:
+    """Send `operation` through `transport`, retrying transient failures under the deadline scope.
+
+    Every attempt and every backoff sleep runs under `deadlines.applied`, so the deadline bounds the
+    whole call. Raises the last AwsError / TransportError when attempts or the retry quota run out, and
+    DeadlineExceeded (naming `operation`) when the deadline does.
+    """
+    write = operation in WRITE_OPERATIONS
+    quota = policy.quota
+    attempt = 1
+    started = time.perf_counter()
+    while True:
+        try:
+            async with applied(operation, outcome_unknown=write):
+                reply = await transport.send(operation, payload)
+        except (AwsError, TransportError) as exc:
+            if (
+                attempt >= policy.max_attempts
+                or not policy.retryable(exc)
+                or (quota is not None and not quota.acquire(exc))
+            ):
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug(
+                        "aws call failed operation=%s attempts=%d duration_ms=%.1f error=%s",
+                        operation, attempt, (time.perf_counter() - started) * 1000, type(exc).__name__,
+                    )
+                raise
+            delay = policy.backoff(attempt)
+            async with applied(operation):
+                await policy.sleep(delay)
+            attempt += 1
+            continue
+        if quota is not None:
+            quota.release(attempt > 1)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "aws call operation=%s attempts=%d duration_ms=%.1f",
+                operation, attempt, (time.perf_counter() - started) * 1000,
+            )
+        return reply

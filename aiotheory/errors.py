@@ -1,0 +1,310 @@
+"""Every exception aiotheory raises, and the one mapper from an AWS error reply to them.
+
+Imports nothing heavy and nothing from the rest of the package, so every layer can raise these.
+
+    AiotheoryError
+    ├── ValidationError (ValueError)        bad model, key, value or expression; raised before any request
+    │   └── DecodeError                     an item from the table does not fit its model
+    ├── ItemNotFound (LookupError)          get/update of a key that holds no item
+    ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
+    ├── TransportError (ConnectionError)    the wire failed before a reply could be read
+    ├── UnprocessedItems                    what a batch could not do after its retries
+    ├── CredentialsError                    no credentials, or they could not be refreshed
+    ├── AccountNotFound (LookupError)       an unknown partner / account id
+    ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
+    └── AwsError                            AWS answered with an error: .code, .message, .operation, .status
+        ├── ConditionFailed                 ConditionalCheckFailedException; .item holds the old item if sent
+        ├── TransactionCanceled             TransactionCanceledException; .reasons, one per action
+        ├── Throttled                       throttling of any kind; .code tells which
+        ├── ResourceNotFound                the table or index does not exist
+        ├── ResourceInUse                   the table exists already / is being changed
+        ├── ExpiredToken                    temporary credentials expired
+        ├── AccessDenied                    the credentials may not do this
+        ├── ServiceError                    a 5xx from AWS
+        └── AwsValidationError              AWS refused the request as malformed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "AccessDenied",
+    "AccountNotFound",
+    "AiotheoryError",
+    "AwsError",
+    "AwsValidationError",
+    "CancellationReason",
+    "ConditionFailed",
+    "CredentialsError",
+    "DeadlineExceeded",
+    "DecodeError",
+    "ExpiredToken",
+    "ItemNotFound",
+    "ResourceInUse",
+    "ResourceNotFound",
+    "ServiceError",
+    "TableSchemaMismatch",
+    "Throttled",
+    "TransactionCanceled",
+    "TransportError",
+    "UnprocessedItems",
+    "ValidationError",
+    "from_response",
+    "is_throttling",
+]
+
+
+class AiotheoryError(Exception):
+    """Base of every error aiotheory raises."""
+
+
+class ValidationError(AiotheoryError, ValueError):
+    """Bad input caught before any request: a model definition, key, value, expression or limit."""
+
+
+class DecodeError(ValidationError):
+    """An item read from the table does not fit its model (missing required field or wrong type)."""
+
+    def __init__(self, message: str, *, table: str | None = None, key: object = None, field: str | None = None):
+        super().__init__(message)
+        self.table = table
+        self.key = key
+        self.field = field
+
+
+class ItemNotFound(AiotheoryError, LookupError):
+    """No item has the requested key."""
+
+    def __init__(self, message: str, *, table: str | None = None, key: object = None):
+        super().__init__(message)
+        self.table = table
+        self.key = key
+
+
+class DeadlineExceeded(AiotheoryError, TimeoutError):
+    """The deadline scope expired during `operation`.
+
+    `outcome_unknown` is True when a write had been sent and no reply was read: it may or may not have
+    been applied, so the caller reconciles (a conditional create or an idempotency token makes a retry safe).
+    """
+
+    def __init__(self, operation: str, *, outcome_unknown: bool = False):
+        detail = " (the write may or may not have been applied)" if outcome_unknown else ""
+        super().__init__(f"deadline exceeded during {operation}{detail}")
+        self.operation = operation
+        self.outcome_unknown = outcome_unknown
+
+
+class TransportError(AiotheoryError, ConnectionError):
+    """The connection failed before a full reply was read (reset, refused, bad checksum, TLS failure).
+
+    `retryable` says whether resending is safe for the retry loop to try; `outcome_unknown` whether the
+    request may have reached the server.
+    """
+
+    def __init__(
+        self, message: str, *, operation: str = "", retryable: bool = True, outcome_unknown: bool = False
+    ):
+        super().__init__(message)
+        self.operation = operation
+        self.retryable = retryable
+        self.outcome_unknown = outcome_unknown
+
+
+class UnprocessedItems(AiotheoryError):
+    """A batch ended with work DynamoDB did not do; `items` holds exactly that work, nothing is dropped."""
+
+    def __init__(self, message: str, *, items: list[Any], operation: str = ""):
+        super().__init__(message)
+        self.items = items
+        self.operation = operation
+
+
+class CredentialsError(AiotheoryError):
+    """No credentials could be resolved, or refreshing them failed when they were needed."""
+
+
+class AccountNotFound(AiotheoryError, LookupError):
+    """The partner or account id is not configured."""
+
+    def __init__(self, account_id: str):
+        super().__init__(f"unknown partner: {account_id}")
+        self.account_id = account_id
+
+
+class TableSchemaMismatch(AiotheoryError):
+    """ensure_table found a table whose keys or indexes differ from the model; `differences` says how."""
+
+    def __init__(self, table: str, differences: list[str]):
+        super().__init__(f"table {table!r} does not match its model: " + "; ".join(differences))
+        self.table = table
+        self.differences = differences
+
+
+class AwsError(AiotheoryError):
+    """AWS answered with an error. `code` is the `__type` suffix, e.g. `ConditionalCheckFailedException`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        operation: str,
+        status: int = 400,
+        request_id: str | None = None,
+        body: dict[str, Any] | None = None,
+    ):
+        super().__init__(f"{operation}: {code}: {message}" if message else f"{operation}: {code}")
+        self.code = code
+        self.message = message
+        self.operation = operation
+        self.status = status
+        self.request_id = request_id
+        self.body = body if body is not None else {}
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the standard retry policy may resend the request."""
+        return self.code in _RETRYABLE_CODES or self.status >= 500
+
+
+class ConditionFailed(AwsError):
+    """A condition did not hold. `item` is the old item (raw AttributeValue map) when DynamoDB returned it."""
+
+    @property
+    def item(self) -> dict[str, Any] | None:
+        got = self.body.get("Item")
+        return got if isinstance(got, dict) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancellationReason:
+    """Why one action of a transaction was canceled; `code` is None for actions that did not fail."""
+
+    index: int
+    code: str | None
+    message: str | None = None
+    item: dict[str, Any] | None = None
+    action: object = None
+
+
+class TransactionCanceled(AwsError):
+    """A transaction was canceled; `reasons` has one entry per action, in the order they were added."""
+
+    @property
+    def reasons(self) -> list[CancellationReason]:
+        raw = self.body.get("CancellationReasons") or []
+        out: list[CancellationReason] = []
+        for i, r in enumerate(raw):
+            code = r.get("Code")
+            out.append(
+                CancellationReason(
+                    index=i,
+                    code=None if code in (None, "None") else code,
+                    message=r.get("Message"),
+                    item=r.get("Item"),
+                )
+            )
+        return out
+
+
+class Throttled(AwsError):
+    """DynamoDB or STS throttled the request (`.code` tells which kind)."""
+
+
+class ResourceNotFound(AwsError):
+    """The table, index or stream does not exist (or is not yet active)."""
+
+
+class ResourceInUse(AwsError):
+    """The table exists already, or is being created, updated or deleted."""
+
+
+class ExpiredToken(AwsError):
+    """The temporary credentials expired; the credential cache refreshes once and the call is retried."""
+
+
+class AccessDenied(AwsError):
+    """The credentials are valid but may not perform this operation."""
+
+
+class ServiceError(AwsError):
+    """AWS failed on its side (5xx)."""
+
+
+class AwsValidationError(AwsError):
+    """AWS rejected the request as malformed (`ValidationException`)."""
+
+
+# botocore's standard retry mode: these codes are transient (plus any 5xx status).
+_THROTTLING_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_TRANSIENT_CODES: Final = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "InternalServerError",
+     "InternalFailure", "ServiceUnavailable", "InternalServerErrorException"}
+)
+_RETRYABLE_CODES: Final = _THROTTLING_CODES | _TRANSIENT_CODES
+
+_BY_CODE: Final[dict[str, type[AwsError]]] = {
+    "ConditionalCheckFailedException": ConditionFailed,
+    "TransactionCanceledException": TransactionCanceled,
+    "ResourceNotFoundException": ResourceNotFound,
+    "ResourceInUseException": ResourceInUse,
+    "TableAlreadyExistsException": ResourceInUse,
+    "ExpiredTokenException": ExpiredToken,
+    "ExpiredToken": ExpiredToken,
+    "AccessDeniedException": AccessDenied,
+    "AccessDenied": AccessDenied,
+    "UnrecognizedClientException": AccessDenied,
+    "InvalidClientTokenId": AccessDenied,
+    "ValidationException": AwsValidationError,
+    "ValidationError": AwsValidationError,
+    "SerializationException": AwsValidationError,
+    "InternalServerError": ServiceError,
+    "InternalFailure": ServiceError,
+    "ServiceUnavailable": ServiceError,
+    **dict.fromkeys(_THROTTLING_CODES, Throttled),
+}
+
+
+def is_throttling(code: str) -> bool:
+    """Whether `code` is one of the throttling codes (adaptive retry mode slows down on these)."""
+    return code in _THROTTLING_CODES
+
+
+def from_response(
+    operation: str, status: int, body: dict[str, Any] | None, *, request_id: str | None = None
+) -> AwsError:
+    """Build the error for an AWS error reply; both transports feed it the same shape.
+
+    `body` is the parsed JSON error document (`__type`, `message`, and extras such as `Item` or
+    `CancellationReasons`); for the query protocol (STS) the transport passes `{"__type": Code,
+    "message": Message}`.
+    """
+    body = body or {}
+    raw_type = str(body.get("__type") or body.get("code") or body.get("Code") or "")
+    # JSON 1.0 error types look like "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException".
+    code = raw_type.rpartition("#")[2] or ("ServiceUnavailable" if status >= 500 else "UnknownError")
+    message = str(body.get("message") or body.get("Message") or "")
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        cls = ServiceError if status >= 500 else AwsError
+    return cls(message, code=code, operation=operation, status=status, request_id=request_id, body=body)
