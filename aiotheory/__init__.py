@@ -54,12 +54,6 @@ if TYPE_CHECKING:
     from .retries import RetryPolicy as RetryPolicy
 
 __all__ = [
-    "DB",
-    "GSI",
-    "LSI",
-    "PK",
-    "SK",
-    "TTL",
     "AccessDenied",
     "AccountNotFound",
     "AiotheoryError",
@@ -71,19 +65,25 @@ __all__ = [
     "Converter",
     "CreatedAt",
     "CredentialsError",
+    "DB",
     "DeadlineExceeded",
     "DecodeError",
     "EpochSeconds",
     "F",
+    "GSI",
     "Ignore",
     "ItemNotFound",
     "JSONString",
+    "LSI",
     "Model",
     "OmitEmpty",
+    "PK",
     "ResourceInUse",
     "ResourceNotFound",
     "RetryPolicy",
+    "SK",
     "Stored",
+    "TTL",
     "TableSchemaMismatch",
     "Throttled",
     "TransactionCanceled",
@@ -98,14 +98,42 @@ __all__ = [
 ]
 
 _ERRORS: Final = (
-    "AccessDenied AccountNotFound AiotheoryError AwsError CancellationReason ConditionFailed "
-    "CredentialsError DeadlineExceeded DecodeError ItemNotFound ResourceInUse ResourceNotFound "
-    "TableSchemaMismatch Throttled TransactionCanceled TransportError UnprocessedItems ValidationError"
-).split()
+    "AccessDenied",
+    "AccountNotFound",
+    "AiotheoryError",
+    "AwsError",
+    "CancellationReason",
+    "ConditionFailed",
+    "CredentialsError",
+    "DeadlineExceeded",
+    "DecodeError",
+    "ItemNotFound",
+    "ResourceInUse",
+    "ResourceNotFound",
+    "TableSchemaMismatch",
+    "Throttled",
+    "TransactionCanceled",
+    "TransportError",
+    "UnprocessedItems",
+    "ValidationError",
+)
 _MODEL: Final = (
-    "GSI LSI PK SK TTL Converter CreatedAt EpochSeconds Ignore JSONString Model OmitEmpty Stored "
-    "UpdatedAt Version"
-).split()
+    "GSI",
+    "LSI",
+    "PK",
+    "SK",
+    "TTL",
+    "Converter",
+    "CreatedAt",
+    "EpochSeconds",
+    "Ignore",
+    "JSONString",
+    "Model",
+    "OmitEmpty",
+    "Stored",
+    "UpdatedAt",
+    "Version",
+)
 
 #: public name -> module that defines it (imported on first touch).
 _LAZY: Final[dict[str, str]] = {

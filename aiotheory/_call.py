@@ -46,6 +46,9 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
     DeadlineExceeded (naming `operation`) when the deadline does.
     """
     write = operation in WRITE_OPERATIONS
+    # Once a write attempt may have reached DynamoDB without a reply, a deadline during a later backoff
+    # must still say the write may have been applied.
+    maybe_applied = False
     quota = policy.quota
     attempt = 1
     started = time.perf_counter()
@@ -54,6 +57,8 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
             async with applied(operation, outcome_unknown=write):
                 reply = await transport.send(operation, payload)
         except (AwsError, TransportError) as exc:
+            if write and isinstance(exc, TransportError) and exc.outcome_unknown:
+                maybe_applied = True
             if (
                 attempt >= policy.max_attempts
                 or not policy.retryable(exc)
@@ -62,11 +67,14 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug(
                         "aws call failed operation=%s attempts=%d duration_ms=%.1f error=%s",
-                        operation, attempt, (time.perf_counter() - started) * 1000, type(exc).__name__,
+                        operation,
+                        attempt,
+                        (time.perf_counter() - started) * 1000,
+                        type(exc).__name__,
                     )
                 raise
             delay = policy.backoff(attempt)
-            async with applied(operation):
+            async with applied(operation, outcome_unknown=maybe_applied):
                 await policy.sleep(delay)
             attempt += 1
             continue
@@ -75,6 +83,8 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "aws call operation=%s attempts=%d duration_ms=%.1f",
-                operation, attempt, (time.perf_counter() - started) * 1000,
+                operation,
+                attempt,
+                (time.perf_counter() - started) * 1000,
             )
         return reply

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from contextvars import ContextVar, Token
-from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .errors import DeadlineExceeded, ValidationError
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["applied", "current_deadline", "deadline", "remaining"]
 
@@ -30,7 +32,7 @@ def remaining() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
-class deadline:  # noqa: N801 - used as `async with deadline(seconds=2)`, like asyncio.timeout
+class deadline:  # lowercase: used as `async with deadline(seconds=2)`, like asyncio.timeout
     """Scope in which every AWS call, retry sleep and page fetch must finish.
 
     Nested scopes keep the earlier deadline, so an inner `deadline(seconds=30)` cannot extend the
@@ -76,7 +78,7 @@ class deadline:  # noqa: N801 - used as `async with deadline(seconds=2)`, like a
         self.__exit__(et, e, tb)
 
 
-class applied:  # noqa: N801 - a context manager named for what it does
+class applied:  # lowercase: a context manager named for what it does
     """Run the enclosed await under the current deadline, raising DeadlineExceeded(operation) on expiry.
 
     Outside any deadline scope it costs one contextvar read. `outcome_unknown` marks writes whose
@@ -108,6 +110,7 @@ class applied:  # noqa: N801 - a context manager named for what it does
             return None
         self._cm = None
         try:
-            return await cm.__aexit__(et, e, tb)
+            await cm.__aexit__(et, e, tb)  # asyncio.Timeout never suppresses an exception
         except TimeoutError as exc:
             raise DeadlineExceeded(self._operation, outcome_unknown=self._unknown) from exc
+        return None

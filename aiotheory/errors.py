@@ -67,7 +67,9 @@ class ValidationError(AiotheoryError, ValueError):
 class DecodeError(ValidationError):
     """An item read from the table does not fit its model (missing required field or wrong type)."""
 
-    def __init__(self, message: str, *, table: str | None = None, key: object = None, field: str | None = None):
+    def __init__(
+        self, message: str, *, table: str | None = None, key: object = None, field: str | None = None
+    ):
         super().__init__(message)
         self.table = table
         self.key = key
@@ -171,7 +173,13 @@ class AwsError(AiotheoryError):
 
 
 class ConditionFailed(AwsError):
-    """A condition did not hold. `item` is the old item (raw AttributeValue map) when DynamoDB returned it."""
+    """A condition did not hold.
+
+    `item` is the old item as DynamoDB returned it (AttributeValue map, or None); `old` is that item
+    decoded into its model when the DB knew the model.
+    """
+
+    old: object = None
 
     @property
     def item(self) -> dict[str, Any] | None:
@@ -258,8 +266,15 @@ _THROTTLING_CODES: Final = frozenset(
     }
 )
 _TRANSIENT_CODES: Final = frozenset(
-    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "InternalServerError",
-     "InternalFailure", "ServiceUnavailable", "InternalServerErrorException"}
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "InternalServerErrorException",
+    }
 )
 _RETRYABLE_CODES: Final = _THROTTLING_CODES | _TRANSIENT_CODES
 

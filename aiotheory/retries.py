@@ -10,10 +10,12 @@ import asyncio
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from ._types import RandomFn, SleepFn
 from .errors import AwsError, TransportError, ValidationError
+
+if TYPE_CHECKING:
+    from ._types import RandomFn, SleepFn
 
 __all__ = ["RetryPolicy", "RetryQuota", "policy_from_env"]
 
@@ -84,7 +86,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter delay before attempt `attempt + 1` (attempt counts from 1)."""
-        return self.random() * min(self.cap, self.base * (2 ** (attempt - 1)))
+        return self.random() * min(self.cap, self.base * 2.0 ** (attempt - 1))
 
 
 def policy_from_env(environ: dict[str, str] | None = None) -> RetryPolicy:

@@ -1,5 +1,44 @@
-"""aiotheory's test kit and pytest plugin (`-p aiotheory.testing`): engines, fixtures and fake transports."""
+"""aiotheory's test kit and pytest plugin (`-p aiotheory.testing`): engines, fixtures and fake transports.
+
+Importing the kit loads neither pytest nor moto: the fixtures live in `_plugin`, which pytest loads
+through `pytest_plugins` below, and moto is imported when a MotoServer starts.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._engines import Backend as Backend
+from ._engines import DynamoDBLocal as DynamoDBLocal
+from ._engines import MakeTable as MakeTable
+from ._engines import MotoServer as MotoServer
+from ._engines import fetch_dynamodb_local as fetch_dynamodb_local
+from ._engines import find_dynamodb_local as find_dynamodb_local
+from ._fakes import ExpiredToken as ExpiredToken
+from ._fakes import FakeTransport as FakeTransport
+from ._fakes import Fault as Fault
+from ._fakes import FaultTransport as FaultTransport
+from ._fakes import RecordingTransport as RecordingTransport
+from ._fakes import ServerError as ServerError
+from ._fakes import Stall as Stall
+from ._fakes import Throttle as Throttle
+from ._fakes import Unprocessed as Unprocessed
+
+__all__ = [
+    "Backend",
+    "DynamoDBLocal",
+    "ExpiredToken",
+    "FakeTransport",
+    "Fault",
+    "FaultTransport",
+    "MakeTable",
+    "MotoServer",
+    "RecordingTransport",
+    "ServerError",
+    "Stall",
+    "Throttle",
+    "Unprocessed",
+    "fetch_dynamodb_local",
+    "find_dynamodb_local",
+]
+
+#: Registers the fixtures and hooks when pytest loads this package as a plugin (`-p aiotheory.testing`).
+pytest_plugins = ["aiotheory.testing._plugin"]

@@ -5,9 +5,10 @@ A transport knows nothing of models, retries or deadlines. It imports only `_typ
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .._types import Payload
+if TYPE_CHECKING:
+    from aiotheory._types import Payload
 
 __all__ = ["Transport"]
 

@@ -1,0 +1,1117 @@
+"""Per-type and per-class codecs, picked once from annotations: the tables the item loops run over.
+
+`field_plans(cls)` reads a model's fields and markers (definition errors raise here); `model_codec(cls)`
+turns the plans into the encode/decode tuples, once per class. No I/O; pydantic is only read, never run.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Literal, Union
+from uuid import UUID
+
+from . import codec as _c
+from ._model_markers import (
+    GSI,
+    LSI,
+    PK,
+    SK,
+    TTL,
+    Converter,
+    CreatedAt,
+    EpochSeconds,
+    Ignore,
+    JSONString,
+    OmitEmpty,
+    Stored,
+    UpdatedAt,
+    Version,
+)
+from .errors import DecodeError, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pydantic.fields import FieldInfo
+
+    from ._types import AttributeValue, Item
+
+__all__ = [
+    "DecodeFailure",
+    "EncodeFailure",
+    "FieldPlan",
+    "ModelCodec",
+    "TypeCodec",
+    "field_plans",
+    "model_codec",
+]
+
+KeyType = Literal["S", "N", "B"]
+_NONE_TYPE: Final = type(None)
+_LOCK: Final = threading.RLock()
+
+
+class EncodeFailure(ValidationError):
+    """A value could not be encoded; `path` is the field path from the outermost model."""
+
+    def __init__(self, path: list[str], reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"field {'.'.join(self.path)!r}: {self.reason}"
+
+
+class DecodeFailure(Exception):
+    """A stored value does not fit its field; the table boundary turns it into a DecodeError."""
+
+    def __init__(self, path: list[str], reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------------------------ type codecs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TypeCodec:
+    """How one python type is stored: `enc` trusts a validated value, `coerce` checks an unvalidated one.
+
+    `dec` raises KeyError / ValueError / TypeError when the AttributeValue does not fit; `empty` builds the
+    empty value for types that have one (str, bytes, list, dict, set); `key_type` is set for types a
+    DynamoDB key can hold.
+    """
+
+    enc: Callable[[Any], AttributeValue]
+    dec: Callable[[AttributeValue], Any]
+    coerce: Callable[[object], Any]
+    label: str
+    key_type: KeyType | None = None
+    empty: Callable[[], object] | None = None
+    is_set: bool = False
+    is_float: bool = False
+    py: type | None = None  # the python scalar type stored, for marker checks (Version needs int)
+    nested: type | None = None  # the model class of a nested-model value (for `Payment.address.city`)
+    # An upper bound of the stored size: `size` when fixed, else `sizer(value)`; neither: measure the AV.
+    size: int | None = None
+    sizer: Callable[[Any], int] | None = None
+
+
+class _Coerce:
+    """Accept instances of `types` (never a bool unless bool is listed); `convert` widens other inputs."""
+
+    __slots__ = ("_convert", "_label", "_types")
+
+    def __init__(self, types_: tuple[type, ...], label: str, convert: Callable[[Any], Any] | None = None):
+        self._types = types_
+        self._label = label
+        self._convert = convert
+
+    def __call__(self, v: object) -> object:
+        if isinstance(v, self._types) and (bool in self._types or not isinstance(v, bool)):
+            return v
+        if self._convert is not None and not isinstance(v, bool):
+            try:
+                return self._convert(v)
+            except (TypeError, ValueError, ArithmeticError):
+                pass
+        raise ValidationError(f"expected {self._label}, got a {type(v).__name__}")
+
+
+def _to_decimal(v: object) -> Decimal:
+    if isinstance(v, int):
+        return Decimal(v)
+    raise TypeError
+
+
+def _to_float(v: object) -> float:
+    if isinstance(v, int | Decimal):
+        return float(v)
+    raise TypeError
+
+
+def _to_uuid(v: object) -> UUID:
+    if isinstance(v, str):
+        return UUID(v)
+    raise TypeError
+
+
+def _accept_any(v: object) -> object:
+    return v
+
+
+# Upper bounds of stored sizes (bytes, DynamoDB's counting) for fixed-size scalars: a 38-digit number
+# takes 20 bytes; an RFC 3339 datetime 27, an ISO date 10, a UUID 36.
+_N_MAX: Final = 21
+
+
+def _str_bound(v: str) -> int:
+    return len(v) << 2  # UTF-8 takes at most 4 bytes per code point
+
+
+_STR: Final = TypeCodec(
+    enc=_c._enc_str,
+    dec=_c._dec_str,
+    coerce=_Coerce((str,), "str"),
+    label="S",
+    key_type="S",
+    empty=str,
+    py=str,
+    sizer=_str_bound,
+)
+_INT: Final = TypeCodec(
+    enc=_c._enc_int,
+    dec=_c._dec_int,
+    coerce=_Coerce((int,), "int"),
+    label="N",
+    key_type="N",
+    py=int,
+    size=_N_MAX,
+)
+_DECIMAL: Final = TypeCodec(
+    enc=_c._enc_decimal,
+    dec=_c._dec_decimal,
+    coerce=_Coerce((Decimal,), "Decimal", _to_decimal),
+    label="N",
+    key_type="N",
+    py=Decimal,
+    size=_N_MAX,
+)
+_FLOAT: Final = TypeCodec(
+    enc=_c._enc_float,
+    dec=_c._dec_float,
+    coerce=_Coerce((float,), "float", _to_float),
+    label="N",
+    is_float=True,
+    py=float,
+    size=_N_MAX,
+)
+_BOOL: Final = TypeCodec(
+    enc=_c._enc_bool, dec=_c._dec_bool, coerce=_Coerce((bool,), "bool"), label="BOOL", py=bool, size=1
+)
+_BYTES: Final = TypeCodec(
+    enc=_c._enc_bytes,
+    dec=_c._dec_bytes,
+    coerce=_Coerce((bytes,), "bytes"),
+    label="B",
+    key_type="B",
+    empty=bytes,
+    py=bytes,
+    sizer=len,
+)
+_DATETIME: Final = TypeCodec(
+    enc=_c._enc_datetime,
+    dec=_c._dec_datetime,
+    coerce=_Coerce((datetime,), "datetime"),
+    label="S (RFC 3339 datetime)",
+    key_type="S",
+    py=datetime,
+    size=27,
+)
+_EPOCH: Final = TypeCodec(
+    enc=_c._enc_epoch,
+    dec=_c._dec_epoch,
+    coerce=_Coerce((datetime,), "datetime"),
+    label="N (epoch seconds)",
+    key_type="N",
+    py=datetime,
+    size=_N_MAX,
+)
+_TTL: Final = TypeCodec(
+    enc=_c._enc_epoch_whole,
+    dec=_c._dec_epoch,
+    coerce=_Coerce((datetime,), "datetime"),
+    label="N (epoch seconds)",
+    key_type="N",
+    py=datetime,
+    size=_N_MAX,
+)
+_DATE: Final = TypeCodec(
+    enc=_c._enc_date,
+    dec=_c._dec_date,
+    coerce=_Coerce((date,), "date"),
+    label="S (ISO date)",
+    key_type="S",
+    py=date,
+    size=10,
+)
+_UUID: Final = TypeCodec(
+    enc=_c._enc_uuid,
+    dec=_c._dec_uuid,
+    coerce=_Coerce((UUID,), "UUID", _to_uuid),
+    label="S (UUID)",
+    key_type="S",
+    py=UUID,
+    size=36,
+)
+# JSON, dynamic and converted values have no python-side bound: their encoded AttributeValue is measured.
+_JSON: Final = TypeCodec(
+    enc=_c._enc_json, dec=_c._dec_json, coerce=_accept_any, label="S (JSON)", key_type="S"
+)
+_DYNAMIC: Final = TypeCodec(enc=_c.encode_value, dec=_c._decode_dyn, coerce=_accept_any, label="any")
+
+_SCALARS: Final[dict[object, TypeCodec]] = {
+    str: _STR,
+    int: _INT,
+    Decimal: _DECIMAL,
+    float: _FLOAT,
+    bool: _BOOL,
+    bytes: _BYTES,
+    datetime: _DATETIME,
+    date: _DATE,
+    UUID: _UUID,
+    Any: _DYNAMIC,
+    object: _DYNAMIC,
+}
+
+
+class _Optional:
+    __slots__ = ("_inner", "_size")
+
+    def __init__(self, inner: TypeCodec) -> None:
+        self._inner = inner
+        self._size = inner.sizer
+
+    def enc(self, v: object) -> AttributeValue:
+        return {"NULL": True} if v is None else self._inner.enc(v)
+
+    def dec(self, av: AttributeValue) -> object:
+        return None if "NULL" in av else self._inner.dec(av)
+
+    def coerce(self, v: object) -> object:
+        return None if v is None else self._inner.coerce(v)
+
+    def sizer(self, v: object) -> int:
+        return 1 if v is None else self._size(v)  # type: ignore[misc]  # only installed when inner has a sizer
+
+
+def _optional(inner: TypeCodec) -> TypeCodec:
+    o = _Optional(inner)
+    return TypeCodec(
+        enc=o.enc,
+        dec=o.dec,
+        coerce=o.coerce,
+        label=inner.label + " or NULL",
+        size=None if inner.size is None else max(inner.size, 1),
+        sizer=o.sizer if inner.sizer is not None else None,
+    )
+
+
+def _sum_bounds(sizer: Callable[[Any], int], values: typing.Iterable[Any]) -> int:
+    total = 0
+    for x in values:
+        total += sizer(x)
+    return total
+
+
+class _List:
+    __slots__ = ("_item", "_item_size", "_tuple")
+
+    def __init__(self, item: TypeCodec, as_tuple: bool) -> None:
+        self._item = item
+        self._tuple = as_tuple
+        self._item_size = item.size
+
+    def enc(self, v: list[object]) -> AttributeValue:
+        enc = self._item.enc
+        return {"L": [enc(x) for x in v]}
+
+    def enc_str(self, v: list[str]) -> AttributeValue:
+        return {"L": [{"S": x} for x in v]}
+
+    def enc_int(self, v: list[Any]) -> AttributeValue:
+        if v and not (min(v) > _c._INT_LOW and max(v) < _c._INT_HIGH):
+            return self.enc(v)  # some number needs the full 38-digit / range check
+        return {"L": [{"N": t} for t in map(int.__repr__, v)]}
+
+    def dec(self, av: AttributeValue) -> object:
+        dec = self._item.dec
+        out = [dec(x) for x in av["L"]]
+        return tuple(out) if self._tuple else out
+
+    def dec_str(self, av: AttributeValue) -> object:
+        out = [x["S"] for x in av["L"]]
+        return tuple(out) if self._tuple else out
+
+    def dec_int(self, av: AttributeValue) -> object:
+        try:
+            out = [int(x["N"]) for x in av["L"]]
+        except ValueError:
+            return self.dec(av)  # exponent forms ("1E+3") take the careful path
+        return tuple(out) if self._tuple else out
+
+    def coerce(self, v: object) -> object:
+        if not isinstance(v, list | tuple):
+            raise ValidationError(f"expected a list, got a {type(v).__name__}")
+        coerce = self._item.coerce
+        out = [coerce(x) for x in v]
+        return tuple(out) if self._tuple else out
+
+    # "A List or Map takes 3 bytes, plus 1 byte per element" on top of the elements' sizes.
+    def size_fixed(self, v: list[object]) -> int:
+        return 3 + len(v) * (1 + self._item_size)  # type: ignore[operator]  # installed when item size is fixed
+
+    def size_str(self, v: list[str]) -> int:
+        return 3 + len(v) + (sum(map(len, v)) << 2)
+
+    def size_each(self, v: list[object]) -> int:
+        return 3 + len(v) + _sum_bounds(self._item.sizer, v)  # type: ignore[arg-type]  # installed when item has one
+
+
+class _Map:
+    __slots__ = ("_value", "_value_size")
+
+    def __init__(self, value: TypeCodec) -> None:
+        self._value = value
+        self._value_size = value.size
+
+    def enc(self, v: dict[str, object]) -> AttributeValue:
+        enc = self._value.enc
+        return {"M": {k: enc(x) for k, x in v.items()}}
+
+    def enc_str(self, v: dict[str, str]) -> AttributeValue:
+        return {"M": {k: {"S": x} for k, x in v.items()}}
+
+    def dec(self, av: AttributeValue) -> dict[str, object]:
+        dec = self._value.dec
+        return {k: dec(x) for k, x in av["M"].items()}
+
+    def dec_str(self, av: AttributeValue) -> dict[str, object]:
+        return {k: x["S"] for k, x in av["M"].items()}
+
+    def coerce(self, v: object) -> object:
+        if not isinstance(v, dict):
+            raise ValidationError(f"expected a dict, got a {type(v).__name__}")
+        coerce = self._value.coerce
+        out: dict[str, object] = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise ValidationError(f"map keys must be strings, not {type(k).__name__}")
+            out[k] = coerce(x)
+        return out
+
+    def size_fixed(self, v: dict[str, object]) -> int:
+        return 3 + len(v) * (1 + self._value_size) + (sum(map(len, v)) << 2)  # type: ignore[operator]  # fixed
+
+    def size_str(self, v: dict[str, str]) -> int:
+        return 3 + len(v) + ((sum(map(len, v)) + sum(map(len, v.values()))) << 2)
+
+    def size_each(self, v: dict[str, object]) -> int:
+        return 3 + len(v) + (sum(map(len, v)) << 2) + _sum_bounds(self._value.sizer, v.values())  # type: ignore[arg-type]  # installed when value has one
+
+
+class _Set:
+    """SS / NS / BS: `text` turns one element into its wire string, `parse` turns it back."""
+
+    __slots__ = ("_coerce", "_frozen", "_parse", "_tag", "_text")
+
+    def __init__(
+        self,
+        tag: str,
+        text: Callable[[Any], str] | None,
+        parse: Callable[[str], Any] | None,
+        coerce: Callable[[object], Any],
+        frozen: bool,
+    ) -> None:
+        self._tag = tag
+        self._text = text
+        self._parse = parse
+        self._coerce = coerce
+        self._frozen = frozen
+
+    def enc(self, v: set[Any]) -> AttributeValue:
+        if not v:
+            raise ValidationError(_c._EMPTY_SET)
+        text = self._text
+        return {self._tag: list(v) if text is None else [text(x) for x in v]}
+
+    def enc_int(self, v: set[int]) -> AttributeValue:
+        if not v:
+            raise ValidationError(_c._EMPTY_SET)
+        if not (min(v) > _c._INT_LOW and max(v) < _c._INT_HIGH):
+            return self.enc(v)
+        return {"NS": list(map(int.__repr__, v))}
+
+    def dec(self, av: AttributeValue) -> set[Any] | frozenset[Any]:
+        parse = self._parse
+        raw = av[self._tag]
+        out = set(raw) if parse is None else {parse(x) for x in raw}
+        return frozenset(out) if self._frozen else out
+
+    def dec_int(self, av: AttributeValue) -> set[Any] | frozenset[Any]:
+        try:
+            out = set(map(int, av["NS"]))
+        except ValueError:
+            return self.dec(av)  # exponent forms ("1E+3") take the careful path
+        return frozenset(out) if self._frozen else out
+
+    def coerce(self, v: object) -> object:
+        if not isinstance(v, set | frozenset):
+            raise ValidationError(f"expected a set, got a {type(v).__name__}")
+        coerce = self._coerce
+        out = {coerce(x) for x in v}
+        return frozenset(out) if self._frozen else out
+
+    def size(self, v: set[Any]) -> int:
+        tag = self._tag
+        if tag == "NS":
+            return len(v) * _N_MAX
+        if tag == "SS":
+            return sum(map(len, v)) << 2
+        return sum(map(len, v))
+
+
+class _Enum:
+    __slots__ = ("_members", "_tp", "_value")
+
+    def __init__(self, tp: type[Enum], value: TypeCodec) -> None:
+        self._tp = tp
+        self._value = value
+        self._members = dict(tp._value2member_map_)
+
+    def enc(self, v: Enum) -> AttributeValue:
+        return self._value.enc(v.value)
+
+    def dec(self, av: AttributeValue) -> Enum:
+        raw = self._value.dec(av)
+        member = self._members.get(raw)
+        return member if member is not None else self._tp(raw)
+
+    def coerce(self, v: object) -> Enum:
+        try:
+            return self._tp(v)
+        except ValueError:
+            raise ValidationError(f"expected a {self._tp.__name__} member or value") from None
+
+
+class _Literal:
+    __slots__ = ("_base", "_values")
+
+    def __init__(self, values: tuple[object, ...], base: TypeCodec) -> None:
+        self._values = values
+        self._base = base
+
+    def dec(self, av: AttributeValue) -> object:
+        v = self._base.dec(av)
+        if v not in self._values:
+            raise ValueError("not one of the Literal values")
+        return v
+
+    def coerce(self, v: object) -> object:
+        if v not in self._values or isinstance(v, bool) is not isinstance(self._values[0], bool):
+            raise ValidationError("not one of the field's Literal values")
+        return v
+
+
+class _Converted:
+    __slots__ = ("_conv",)
+
+    def __init__(self, conv: Converter) -> None:
+        self._conv = conv
+
+    def enc(self, v: object) -> AttributeValue:
+        return self._conv.to_dynamo(v)
+
+    def dec(self, av: AttributeValue) -> object:
+        return self._conv.from_dynamo(av)
+
+
+class _Nested:
+    """A nested Model stored as M; its codec is looked up on first use (a model may refer to itself)."""
+
+    __slots__ = ("_codec", "_tp")
+
+    def __init__(self, tp: type) -> None:
+        self._tp = tp
+        self._codec: ModelCodec | None = None
+
+    def _get(self) -> ModelCodec:
+        codec = self._codec
+        if codec is None:
+            codec = self._codec = model_codec(self._tp)
+        return codec
+
+    def enc(self, v: object) -> AttributeValue:
+        return {"M": (self._codec or self._get()).encode_map(v)}
+
+    def dec(self, av: AttributeValue) -> object:
+        return (self._codec or self._get()).decode_map(av["M"])
+
+    def coerce(self, v: object) -> object:
+        if isinstance(v, self._tp):
+            return v
+        raise ValidationError(f"expected a {self._tp.__name__}, got a {type(v).__name__}")
+
+    def sizer(self, v: object) -> int:
+        return (self._codec or self._get()).nested_bound(v)
+
+
+def _enum_codec(tp: type[Enum]) -> TypeCodec:
+    values = [m.value for m in tp]
+    if values and all(type(x) is str for x in values):
+        base = _STR
+    elif values and all(type(x) is int for x in values):
+        base = _INT
+    else:
+        base = _DYNAMIC
+    e = _Enum(tp, base)
+    size = _N_MAX if base is _INT else max((len(v) for v in values), default=0) * 4 if base is _STR else None
+    return TypeCodec(
+        enc=e.enc, dec=e.dec, coerce=e.coerce, label=base.label, key_type=base.key_type, size=size
+    )
+
+
+def _unsupported(tp: object) -> ValidationError:
+    name = getattr(tp, "__name__", None) or repr(tp)
+    return ValidationError(f"type {name} is not supported")
+
+
+def _markers_of(metadata: typing.Iterable[object]) -> tuple[bool, bool, Converter | None]:
+    epoch = json_ = False
+    conv: Converter | None = None
+    for m in metadata:
+        if m is EpochSeconds or m is TTL:
+            epoch = True
+        elif m is JSONString:
+            json_ = True
+        elif _is_converter(m):
+            conv = m  # type: ignore[assignment]  # has both Converter methods
+    return epoch, json_, conv
+
+
+def _is_converter(m: object) -> bool:
+    # Structural check by hand: isinstance() on a runtime Protocol costs ~50 µs per call at class creation.
+    tp = type(m)
+    return tp is not type and hasattr(tp, "to_dynamo") and hasattr(tp, "from_dynamo")
+
+
+def type_codec(tp: Any, *, epoch: bool = False, ttl: bool = False) -> TypeCodec:
+    """The codec for annotation `tp` (Annotated markers inside it apply at their level)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        inner, *metadata = typing.get_args(tp)
+        n_epoch, n_json, conv = _markers_of(metadata)
+        if conv is not None:
+            return _converter_codec(conv)
+        if n_json:
+            return _JSON
+        return type_codec(inner, epoch=epoch or n_epoch, ttl=ttl)
+    if origin is Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        rest = [a for a in args if a is not _NONE_TYPE]
+        if len(rest) != 1:
+            raise ValidationError(f"union {tp} is not supported (only X | None)")
+        inner_codec = type_codec(rest[0], epoch=epoch, ttl=ttl)
+        return _optional(inner_codec) if len(rest) != len(args) else inner_codec
+    if origin is None:
+        return _plain_codec(tp, epoch=epoch, ttl=ttl)
+    args = typing.get_args(tp)
+    if origin is list:
+        return _list_codec(type_codec(args[0], epoch=epoch) if args else _DYNAMIC, as_tuple=False)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _list_codec(type_codec(args[0], epoch=epoch), as_tuple=True)
+        raise ValidationError(f"{tp} is not supported (use tuple[X, ...] or list[X])")
+    if origin is dict:
+        if args and args[0] is not str:
+            raise ValidationError(f"{tp} is not supported: map keys must be str")
+        return _map_codec(type_codec(args[1], epoch=epoch) if args else _DYNAMIC)
+    if origin is set or origin is frozenset:
+        return _set_codec(tp, args[0] if args else None, frozen=origin is frozenset)
+    if origin is Literal:
+        values = typing.get_args(tp)
+        if all(type(v) is str for v in values):
+            base = _STR
+        elif all(type(v) is int for v in values):
+            base = _INT
+        else:
+            raise ValidationError(f"{tp} is not supported: Literal values must be all str or all int")
+        lit = _Literal(values, base)
+        size = _N_MAX if base is _INT else max(len(v) for v in values) * 4
+        return TypeCodec(
+            enc=base.enc, dec=lit.dec, coerce=lit.coerce, label=base.label, key_type=base.key_type, size=size
+        )
+    raise _unsupported(tp)
+
+
+def _plain_codec(tp: Any, *, epoch: bool, ttl: bool) -> TypeCodec:
+    if tp is datetime:
+        return _TTL if ttl else _EPOCH if epoch else _DATETIME
+    found = _SCALARS.get(tp)
+    if found is not None:
+        return found
+    if isinstance(tp, type):
+        if issubclass(tp, Enum):
+            return _enum_codec(tp)
+        if getattr(tp, "__aiotheory_model__", False):
+            n = _Nested(tp)
+            return TypeCodec(enc=n.enc, dec=n.dec, coerce=n.coerce, label="M", nested=tp, sizer=n.sizer)
+        if tp is list or tp is tuple:
+            return _list_codec(_DYNAMIC, as_tuple=tp is tuple)
+        if tp is dict:
+            return _map_codec(_DYNAMIC)
+        if tp is set or tp is frozenset:
+            raise ValidationError(
+                f"bare {tp.__name__} is not supported: say set[str], set[int] or set[bytes]"
+            )
+        if hasattr(tp, "model_fields"):
+            raise ValidationError(f"nested model {tp.__name__} must derive from aiotheory.Model")
+    raise _unsupported(tp)
+
+
+def _list_codec(item: TypeCodec, *, as_tuple: bool) -> TypeCodec:
+    lst = _List(item, as_tuple)
+    sizer: Callable[[Any], int] | None = None
+    if item is _STR:
+        sizer = lst.size_str
+    elif item.size is not None:
+        sizer = lst.size_fixed
+    elif item.sizer is not None:
+        sizer = lst.size_each
+    return TypeCodec(
+        enc=lst.enc_str if item is _STR else lst.enc_int if item is _INT else lst.enc,
+        dec=lst.dec_str if item is _STR else lst.dec_int if item is _INT else lst.dec,
+        coerce=lst.coerce,
+        label="L",
+        empty=tuple if as_tuple else list,
+        sizer=sizer,
+    )
+
+
+def _map_codec(value: TypeCodec) -> TypeCodec:
+    m = _Map(value)
+    sizer: Callable[[Any], int] | None = None
+    if value is _STR:
+        sizer = m.size_str
+    elif value.size is not None:
+        sizer = m.size_fixed
+    elif value.sizer is not None:
+        sizer = m.size_each
+    return TypeCodec(
+        enc=m.enc_str if value is _STR else m.enc,
+        dec=m.dec_str if value is _STR else m.dec,
+        coerce=m.coerce,
+        label="M",
+        empty=dict,
+        sizer=sizer,
+    )
+
+
+_SET_ELEMENTS: Final[dict[object, tuple[str, Callable[[Any], str] | None, Callable[[str], Any] | None]]] = {
+    str: ("SS", None, None),
+    bytes: ("BS", _c._b64, _c._a2b),
+    int: ("NS", _c._int_text, _c._int_from_text),
+    Decimal: ("NS", _c._decimal_text, Decimal),
+    float: ("NS", _c._float_text, float),
+}
+
+
+def _set_codec(tp: object, elem: object, *, frozen: bool) -> TypeCodec:
+    found = _SET_ELEMENTS.get(elem)
+    coerce: Callable[[object], Any]
+    if found is not None:
+        tag, text, parse = found
+        coerce = _SCALARS[elem].coerce
+    elif typing.get_origin(elem) in (Union, types.UnionType) and set(typing.get_args(elem)) == {int, Decimal}:
+        # int | Decimal: either is written; integral text reads back as int, other numbers as Decimal.
+        tag, text, parse, coerce = "NS", _c._number_text, _c._number_from_text, _accept_number
+    else:
+        raise ValidationError(f"{tp} is not supported: sets hold str, int, Decimal, float or bytes")
+    s = _Set(tag, text, parse, coerce, frozen)
+    return TypeCodec(
+        enc=s.enc_int if elem is int else s.enc,
+        dec=s.dec_int if elem is int else s.dec,
+        coerce=s.coerce,
+        label=tag,
+        empty=frozenset if frozen else set,
+        is_set=True,
+        sizer=s.size,
+    )
+
+
+def _accept_number(v: object) -> object:
+    if isinstance(v, int | Decimal) and not isinstance(v, bool):
+        return v
+    raise ValidationError(f"expected a number, got a {type(v).__name__}")
+
+
+def _converter_codec(conv: Converter) -> TypeCodec:
+    c = _Converted(conv)
+    return TypeCodec(enc=c.enc, dec=c.dec, coerce=_accept_any, label="converted")
+
+
+# ------------------------------------------------------------------------------------------ field plans
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldPlan:
+    """One field as the table sees it: its stored name, codec and the markers it carries."""
+
+    name: str
+    stored: str
+    codec: TypeCodec  # for the value without None
+    optional: bool
+    ignore: bool
+    omit_empty: bool
+    roles: frozenset[object]  # PK, SK, Version, CreatedAt, UpdatedAt, TTL
+    indexes: tuple[GSI | LSI, ...]
+    info: FieldInfo
+    annotation: object
+
+
+def _strip_optional(tp: object) -> tuple[object, bool]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        rest = tuple(a for a in args if a is not _NONE_TYPE)
+        if len(rest) != len(args):
+            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007  # rebuilds a union
+    return tp, False
+
+
+_ROLE_IDS: Final = frozenset(map(id, (PK, SK, Version, CreatedAt, UpdatedAt, TTL)))
+
+
+def field_plans(cls: type) -> tuple[FieldPlan, ...]:
+    """Read every field's markers and pick its codec; raises ValidationError naming class and field."""
+    fields: dict[str, FieldInfo] = cls.__pydantic_fields__  # type: ignore[attr-defined]  # a pydantic model
+    plans: list[FieldPlan] = []
+    for name, info in fields.items():
+        where = f"{cls.__name__}.{name}"
+        stored = name
+        ignore = omit_empty = False
+        roles: set[object] = set()
+        indexes: list[GSI | LSI] = []
+        metadata = info.metadata
+        for m in metadata:
+            if isinstance(m, Stored):
+                if not m.name:
+                    raise ValidationError(f"{where}: Stored() needs a non-empty attribute name")
+                stored = m.name
+            elif m is Ignore:
+                ignore = True
+            elif m is OmitEmpty:
+                omit_empty = True
+            elif isinstance(m, GSI | LSI):
+                indexes.append(m)
+            elif id(m) in _ROLE_IDS:
+                if m in roles:
+                    raise ValidationError(f"{where}: marker {m!r} is given twice")
+                roles.add(m)
+        annotation = info.annotation
+        inner, optional = _strip_optional(annotation)
+        epoch, json_, conv = _markers_of(metadata) if metadata else (False, False, None)
+        try:
+            if conv is not None:
+                codec = _converter_codec(conv)
+            elif json_:
+                codec = _JSON
+            else:
+                is_ttl = TTL in roles
+                codec = type_codec(inner, epoch=epoch and not is_ttl, ttl=is_ttl)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+        if ignore:
+            if info.is_required():
+                raise ValidationError(f"{where}: an Ignore field needs a default (it is never read)")
+            if roles or indexes:
+                raise ValidationError(f"{where}: an Ignore field cannot be a key, index key or special field")
+        if omit_empty and codec.empty is None:
+            raise ValidationError(f"{where}: OmitEmpty applies to str, bytes, list, dict and set fields only")
+        plans.append(
+            FieldPlan(
+                name=name,
+                stored=stored,
+                codec=codec,
+                optional=optional,
+                ignore=ignore,
+                omit_empty=omit_empty,
+                roles=frozenset(roles),
+                indexes=tuple(indexes),
+                info=info,
+                annotation=annotation,
+            )
+        )
+    seen: dict[str, str] = {}
+    for p in plans:
+        if p.ignore:
+            continue
+        other = seen.setdefault(p.stored, p.name)
+        if other != p.name:
+            raise ValidationError(
+                f"{cls.__name__}.{p.name}: stored attribute name {p.stored!r} is used by field {other!r} too"
+            )
+    return tuple(plans)
+
+
+# ------------------------------------------------------------------------------------------ model codec
+
+
+class _OmitEmptyTop:
+    """Top-level encoder that writes nothing for an empty value (sets always; other types under OmitEmpty)."""
+
+    __slots__ = ("_enc",)
+
+    def __init__(self, enc: Callable[[Any], AttributeValue]) -> None:
+        self._enc = enc
+
+    def enc(self, v: Any) -> AttributeValue | None:
+        return self._enc(v) if v else None
+
+
+class _Default:
+    """What a field missing from the item reads as: its empty value, or its pydantic default."""
+
+    __slots__ = ("_empty", "_info")
+
+    def __init__(self, info: FieldInfo, empty: Callable[[], object] | None) -> None:
+        self._info = info
+        self._empty = empty
+
+    def __call__(self, values: dict[str, Any]) -> object:
+        if self._empty is not None:
+            return self._empty()
+        return self._info.get_default(call_default_factory=True, validated_data=values)
+
+
+_REQUIRED: Final = None
+_NOT_STORED: Final = "\x00not stored"  # an attribute name no item holds: DynamoDB names are never NUL-led
+
+
+def _decode_reason(exc: Exception, av: object, label: str) -> str:
+    if isinstance(av, dict) and av:
+        tags = "/".join(str(t) for t in av)
+        if isinstance(exc, KeyError):
+            return f"expected {label}, the item holds {tags}"
+        return f"the stored {tags} value does not fit {label} ({type(exc).__name__})"
+    return f"malformed AttributeValue for {label}"
+
+
+class ModelCodec:
+    """The compiled tables of one model class: the whole per-item work is two loops over tuples."""
+
+    __slots__ = (
+        "_all_names",
+        "_bounded",
+        "_cls",
+        "_dec_table",
+        "_enc_maybe",
+        "_enc_plain",
+        "_fixed",
+        "_measured",
+        "_post_init",
+        "_stored_count",
+        "_str_fields",
+        "fields",
+        "plans",
+    )
+
+    def __init__(self, cls: type, plans: tuple[FieldPlan, ...]) -> None:
+        self._cls = cls
+        self.plans = plans
+        self.fields = {p.name: p for p in plans}
+        # Fields that always hold a value go through the tight loop; optional / omittable ones check first.
+        plain: list[tuple[str, str, Callable[[Any], AttributeValue]]] = []
+        maybe: list[tuple[str, str, Callable[[Any], AttributeValue | None]]] = []
+        fixed = 0
+        bounded: list[tuple[str, Callable[[Any], int]]] = []
+        str_fields: list[str] = []
+        measured: list[str] = []
+        dec_table: list[tuple[str, str, Callable[[AttributeValue], Any], _Default | None]] = []
+        for p in plans:
+            codec = p.codec
+            if p.ignore:
+                dec_table.append((p.name, _NOT_STORED, codec.dec, _Default(p.info, None)))
+                continue
+            omit = codec.is_set or p.omit_empty
+            if omit or p.optional:
+                maybe.append((p.name, p.stored, _OmitEmptyTop(codec.enc).enc if omit else codec.enc))
+            else:
+                plain.append((p.name, p.stored, codec.enc))
+            fixed += _c._utf8_len(p.stored)
+            if codec.size is not None:
+                fixed += codec.size
+            elif codec.sizer is _str_bound:
+                str_fields.append(p.name)
+            elif codec.sizer is not None:
+                bounded.append((p.name, codec.sizer))
+            else:
+                measured.append(p.stored)
+            dec = _optional(codec).dec if p.optional else codec.dec
+            missing: _Default | None
+            if (codec.is_set or p.omit_empty) and not p.optional:
+                missing = _Default(p.info, codec.empty)
+            elif p.info.is_required():
+                missing = _REQUIRED
+            else:
+                missing = _Default(p.info, None)
+            dec_table.append((p.name, p.stored, dec, missing))
+        self._enc_plain = tuple(plain)
+        self._enc_maybe = tuple(maybe)
+        self._fixed = fixed
+        self._bounded = tuple(bounded)
+        self._str_fields = tuple(str_fields)
+        self._measured = tuple(measured)
+        self._stored_count = len(plain) + len(maybe)
+        self._dec_table = tuple(dec_table)
+        self._all_names = frozenset(p.name for p in plans)
+        self._post_init = bool(getattr(cls, "__pydantic_post_init__", None))
+
+    def encode_map(self, obj: object) -> Item:
+        """All stored attributes of `obj`; None values and empty sets are left out."""
+        d = obj.__dict__
+        out: Item = {}
+        name = ""
+        v: object = None
+        try:
+            for name, stored, enc in self._enc_plain:
+                v = d[name]
+                out[stored] = enc(v)
+            for name, stored, maybe_enc in self._enc_maybe:
+                v = d[name]
+                if v is None:
+                    continue
+                av = maybe_enc(v)
+                if av is not None:
+                    out[stored] = av
+        except EncodeFailure as exc:
+            exc.path.insert(0, name)
+            raise
+        except ValidationError as exc:
+            raise EncodeFailure([name], str(exc)) from exc
+        except KeyError as exc:
+            raise EncodeFailure([name], "the field has no value") from exc
+        except Exception as exc:
+            raise EncodeFailure(
+                [name], f"cannot encode a {type(v).__name__} value ({type(exc).__name__})"
+            ) from exc
+        return out
+
+    def encode_m(self, obj: object) -> AttributeValue:
+        return {"M": self.encode_map(obj)}
+
+    def size_bound(self, obj: object, item: Item) -> int:
+        """An upper bound of `item_size(item)` (`item` is `obj` encoded), cheap: no walk of strings or lists.
+
+        Fixed-size fields count their maximum, strings 4 bytes per code point, and only values with no
+        python-side bound (JSON, converted, untyped) are measured from the item.
+        """
+        d = obj.__dict__
+        total = self._fixed + self._variable_bound(d)
+        for stored in self._measured:
+            av = item.get(stored)
+            if av is not None:
+                total += _c._av_size(av)
+        return total
+
+    def nested_bound(self, obj: object) -> int:
+        """An upper bound of this model's size as a nested M value."""
+        if self._measured:
+            return _c._av_size(self.encode_m(obj))
+        return 3 + self._stored_count + self._fixed + self._variable_bound(obj.__dict__)
+
+    def _variable_bound(self, d: dict[str, Any]) -> int:
+        chars = 0
+        for name in self._str_fields:
+            v = d[name]
+            if v is not None:
+                chars += len(v)
+        total = chars << 2  # UTF-8 takes at most 4 bytes per code point
+        for name, sizer in self._bounded:
+            v = d[name]
+            if v is not None:
+                total += sizer(v)
+        return total
+
+    def decode_map(self, item: Item) -> Any:
+        """A model instance from stored attributes, without pydantic validation; unknown ones are ignored."""
+        values: dict[str, Any] = {}
+        defaulted = False
+        name = ""
+        av: object = None
+        try:
+            for name, stored, dec, missing in self._dec_table:
+                av = item.get(stored)
+                if av is None:
+                    if missing is None:
+                        raise DecodeFailure([], "the required attribute is missing")
+                    values[name] = missing(values)
+                    defaulted = True
+                else:
+                    values[name] = dec(av)
+        except DecodeFailure as exc:
+            exc.path.insert(0, name)
+            raise
+        except Exception as exc:
+            label = self.fields[name].codec.label
+            raise DecodeFailure([name], _decode_reason(exc, av, label)) from exc
+        cls = self._cls
+        obj: Any = object.__new__(cls)
+        _set = object.__setattr__
+        _set(obj, "__dict__", values)
+        if defaulted:
+            _set(obj, "__pydantic_fields_set__", {n for n, s, _, _ in self._dec_table if s in item})
+        else:
+            _set(obj, "__pydantic_fields_set__", set(self._all_names))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        if self._post_init:
+            obj.model_post_init(None)
+        return obj
+
+    def decode_m(self, av: AttributeValue) -> Any:
+        return self.decode_map(av["M"])
+
+
+def model_codec(cls: type) -> ModelCodec:
+    """The compiled codec of a model class: built on first use, once, and kept on the class."""
+    found: ModelCodec | None = cls.__dict__.get("__aiotheory_codec__")
+    if found is not None:
+        return found
+    with _LOCK:
+        found = cls.__dict__.get("__aiotheory_codec__")
+        if found is None:
+            found = ModelCodec(cls, plans_of(cls))
+            type.__setattr__(cls, "__aiotheory_codec__", found)
+    return found
+
+
+def plans_of(cls: type) -> tuple[FieldPlan, ...]:
+    """The class's field plans, made at class creation (or now, once forward references resolve)."""
+    plans: tuple[FieldPlan, ...] | None = cls.__dict__.get("__aiotheory_plans__")
+    if plans is None:
+        if not getattr(cls, "__pydantic_fields_complete__", True):
+            try:
+                cls.model_rebuild()  # type: ignore[attr-defined]  # a pydantic model
+            except Exception as exc:
+                raise ValidationError(f"{cls.__name__}: annotations cannot be resolved yet ({exc})") from exc
+        plans = field_plans(cls)
+        type.__setattr__(cls, "__aiotheory_plans__", plans)
+    return plans
+
+
+def decode_failure_error(exc: DecodeFailure, table: str, key: Item) -> DecodeError:
+    """The public DecodeError for a failure inside a table item: table, key and field path, no values."""
+    field = ".".join(exc.path)
+    shown = ", ".join(f"{k}={_key_text(av)}" for k, av in key.items()) or "<no key>"
+    return DecodeError(
+        f"cannot read an item of table {table!r} (key {shown}): field {field!r}: {exc.reason}",
+        table=table,
+        key=key,
+        field=field,
+    )
+
+
+def _key_text(av: object) -> str:
+    if isinstance(av, dict) and len(av) == 1:
+        ((tag, raw),) = av.items()
+        if tag in ("S", "N", "B"):
+            return repr(raw)
+    return "<malformed>"

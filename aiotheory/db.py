@@ -1,0 +1,787 @@
+"""The DB facade: CRUD and table management over one Transport, through the one call function.
+
+Knows models, expressions and the call function; knows nothing of HTTP. Constructing a DB does no I/O
+and imports no transport: the transport is created on first use, inside the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import os
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar, overload
+
+from ._call import call
+from .errors import (
+    ConditionFailed,
+    ItemNotFound,
+    ResourceNotFound,
+    TableSchemaMismatch,
+    ValidationError,
+)
+from .expr import Attr, Condition, Params, Update, render_condition, render_update
+from .model import Model, TableSchema, schema_of
+from .retries import RetryPolicy, policy_from_env
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from types import TracebackType
+
+    from ._types import Item, Payload
+    from .credentials import Credentials
+    from .query import Query, Scan
+    from .transact import Transaction
+    from .transport.base import Transport
+
+__all__ = ["DB", "TransportName"]
+
+M = TypeVar("M", bound=Model)
+TransportName = Literal["lean", "botocore"]
+
+_MISSING: Final[Any] = object()
+_ACTIVE_POLL: Final = 0.05  # seconds between DescribeTable polls while a table is being created or deleted
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+class DB:
+    """One DynamoDB endpoint + credentials + table prefix; every model operation goes through it.
+
+    Safe to build at module scope: no I/O, no transport import. The transport (and its connections)
+    is created on first use inside the running loop and reused until `close()`.
+
+    Args:
+        credentials: `(key id, secret)` or `(key id, secret, session token)`, a `Credentials`, or a
+            credential provider; None resolves the environment, then botocore's full chain.
+        session: an aioboto3/aiobotocore session used as credential source (and by the botocore transport).
+        table_prefix: prepended to every model's table name (per-environment tables); defaults to the
+            `AIOTHEORY_TABLE_PREFIX` environment variable, else "".
+        transport: "lean" (our own HTTP/1.1 + SigV4 wire), "botocore" (aiobotocore), or a Transport.
+        clock: returns the current UTC time for CreatedAt / UpdatedAt fields; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: object = None,
+        session: object = None,
+        table_prefix: str | None = None,
+        transport: TransportName | Transport = "botocore",
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], _dt.datetime] = _utcnow,
+    ) -> None:
+        if isinstance(transport, str) and transport not in ("lean", "botocore"):
+            raise ValidationError(f"transport must be 'lean', 'botocore' or a Transport, got {transport!r}")
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        self.endpoint_url = endpoint_url
+        self.table_prefix = (
+            table_prefix if table_prefix is not None else os.environ.get("AIOTHEORY_TABLE_PREFIX", "")
+        )
+        self._credentials = credentials
+        self._session = session
+        self._transport_spec = transport
+        self._transport: Transport | None = None if isinstance(transport, str) else transport
+        # The loop whose connections the transport holds (aws_lambda issue): see `transport`.
+        self._transport_loop: asyncio.AbstractEventLoop | None = None
+        self._retry = retry if retry is not None else policy_from_env()
+        self._clock = clock
+        self._closed = False
+
+    # ----------------------------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the transport and its connections; the DB may not be used afterwards."""
+        self._closed = True
+        transport, self._transport = self._transport, None
+        self._transport_loop = None
+        if transport is not None:
+            await transport.close()
+
+    def derive(
+        self,
+        *,
+        region: str | None = None,
+        credentials: object = _MISSING,
+        table_prefix: str | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], _dt.datetime] | None = None,
+        transport: TransportName | Transport | None = None,
+    ) -> DB:
+        """A new DB with the same endpoint, transport kind and settings except those given.
+
+        The new DB shares no connection: its transport is created on its own first use. A DB built
+        with a Transport instance shares that instance (closing either closes it) unless `transport`
+        replaces it (accounts: a partner's DB gets its own signing transport).
+        """
+        return DB(
+            region=region if region is not None else self.region,
+            endpoint_url=self.endpoint_url,
+            credentials=self._credentials if credentials is _MISSING else credentials,
+            session=self._session,
+            table_prefix=table_prefix if table_prefix is not None else self.table_prefix,
+            transport=self._transport_spec if transport is None else transport,
+            retry=retry if retry is not None else self._retry,
+            clock=clock if clock is not None else self._clock,
+        )
+
+    def register(self, *models: type[Model]) -> None:
+        """Compile the models' schemas and codecs now (Lambda init phase); does no I/O."""
+        for model in models:
+            schema_of(model)
+
+    def table_name(self, model: type[Model]) -> str:
+        """The table `model` lives in for this DB (the prefix applied)."""
+        return self.table_prefix + schema_of(model).table
+
+    @property
+    def transport(self) -> Transport:
+        """The transport, created on first access (no I/O happens until the first send).
+
+        A transport the DB made itself is bound to the loop it is first used in. Used from a new loop
+        after that loop closed (`asyncio.run` per Lambda invocation), the DB drops it without touching
+        the dead loop and makes a new one (clean rebind); used from a second loop while the first is
+        still open, it raises ValidationError. A Transport passed in by the caller is never rebound.
+        """
+        transport = self._transport
+        if transport is None or (
+            self._transport_loop is not _running_loop() and isinstance(self._transport_spec, str)
+        ):
+            transport = self._bind_transport()
+        return transport
+
+    def _bind_transport(self) -> Transport:
+        # aws_lambda issue: connections belong to the loop that opened them; never reuse them from another.
+        loop = _running_loop()
+        current, bound = self._transport, self._transport_loop
+        if current is not None and loop is None:
+            return current  # touched outside any loop (no I/O happens there): nothing to rebind
+        if current is not None and bound is not None and not bound.is_closed():
+            raise ValidationError(
+                "this DB is bound to another event loop that is still open; use one loop per "
+                "process (aiotheory.aws_lambda.lambda_handler keeps one) or one DB per loop"
+            )
+        if current is None or bound is not None:
+            # Closing a transport of a closed loop would raise "Event loop is closed"; its sockets
+            # are closed by the garbage collector.
+            current = self._transport = self._make_transport()
+        self._transport_loop = loop
+        return current
+
+    def _make_transport(self) -> Transport:
+        if self._closed:
+            raise ValidationError("this DB is closed")
+        spec = self._transport_spec
+        creds = self._credentials
+        if spec == "botocore":
+            from .transport.botocore import BotocoreTransport
+
+            static: tuple[str, str] | tuple[str, str, str | None] | None = None
+            if isinstance(creds, tuple) and len(creds) in (2, 3):
+                static = creds
+            elif isinstance(creds, _credentials_type()):
+                static = (creds.access_key_id, creds.secret_access_key, creds.session_token)
+            elif creds is not None:
+                raise ValidationError("the botocore transport takes credentials as a tuple or Credentials")
+            return BotocoreTransport(
+                self.region, endpoint_url=self.endpoint_url, credentials=static, session=self._session
+            )
+        from .credentials import resolve
+        from .transport.lean import LeanTransport
+
+        return LeanTransport(
+            self.region,
+            endpoint_url=self.endpoint_url,
+            credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
+        )
+
+    async def _call(self, operation: str, payload: Payload) -> Payload:
+        return await call(self.transport, operation, payload, self._retry)
+
+    # ---------------------------------------------------------------------------------------- reads
+
+    @overload
+    async def get(self, model: type[M], pk: object, /, *, consistent: bool = False) -> M: ...
+    @overload
+    async def get(self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False) -> M: ...
+    async def get(
+        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+    ) -> M:
+        """Read one item by key; raise ItemNotFound when there is none.
+
+        Raises:
+            ItemNotFound: no item has this key.
+            ValidationError: the key does not fit the model (before any request).
+        """
+        schema = schema_of(model)
+        key = _key(schema, pk, sk)
+        found = await self._get_item(schema, key, consistent)
+        if found is None:
+            raise ItemNotFound(
+                f"no {model.__name__} item with that key in {self.table_name(model)}",
+                table=self.table_name(model),
+                key=key,
+            )
+        return found
+
+    @overload
+    async def find(self, model: type[M], pk: object, /, *, consistent: bool = False) -> M | None: ...
+    @overload
+    async def find(
+        self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False
+    ) -> M | None: ...
+    async def find(
+        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+    ) -> M | None:
+        """Read one item by key; None when there is none."""
+        schema = schema_of(model)
+        return await self._get_item(schema, _key(schema, pk, sk), consistent)
+
+    async def _get_item(self, schema: TableSchema[M], key: Item, consistent: bool) -> M | None:
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
+        if consistent:
+            payload["ConsistentRead"] = True
+        reply = await self._call("GetItem", payload)
+        item = reply.get("Item")
+        return None if item is None else schema.decode(item)
+
+    # --------------------------------------------------------------------------------------- writes
+
+    async def put(self, item: M, *, condition: Condition | None = None) -> M:
+        """Write `item`, replacing any item with its key; returns the item as written.
+
+        UpdatedAt is set (and CreatedAt when the caller left it empty); a Version is written as given.
+
+        Raises:
+            ConditionFailed: `condition` did not hold (`.item` holds the old item when DynamoDB sent it).
+        """
+        schema = schema_of(type(item))
+        written = self._stamped(item, schema, creating=False)
+        await self._put_item(schema, written, condition)
+        return written
+
+    async def create(self, item: M, *, condition: Condition | None = None) -> M:
+        """Write `item` only if no item has its key; otherwise raise ConditionFailed.
+
+        A Version field is written as 0; CreatedAt and UpdatedAt are set from the DB's clock.
+        """
+        schema = schema_of(type(item))
+        written = self._stamped(item, schema, creating=True)
+        guard: Condition = Attr((schema.pk.stored,)).not_exists()
+        await self._put_item(schema, written, guard if condition is None else guard & condition)
+        return written
+
+    def _stamped(self, item: M, schema: TableSchema[Any], *, creating: bool) -> M:
+        changes: dict[str, object] = {}
+        if schema.updated_at is not None or schema.created_at is not None:
+            now = self._clock()
+            if schema.updated_at is not None:
+                changes[schema.updated_at.field] = now
+            if schema.created_at is not None and (creating or getattr(item, schema.created_at.field) is None):
+                changes[schema.created_at.field] = now
+        if creating and schema.version is not None:
+            changes[schema.version.field] = 0
+        return item.model_copy(update=changes) if changes else item
+
+    async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": schema.encode(item)}
+        if condition is not None:
+            params = Params()
+            payload["ConditionExpression"] = render_condition(condition, params)
+            params.apply(payload)
+            payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            await self._call("PutItem", payload)
+        except ConditionFailed as exc:
+            self._attach_old(exc, schema)
+            raise
+
+    async def update(
+        self, item: M, *updates: Update, condition: Condition | None = None, upsert: bool = False
+    ) -> M:
+        """Apply `updates` to the stored item with `item`'s key and return the new model.
+
+        `item` is not mutated. With a Version field the update is conditioned on `item`'s version and
+        bumps it. A missing item raises ItemNotFound rather than creating a partial one, unless
+        `upsert=True`.
+
+        Raises:
+            ItemNotFound: no item has this key (and upsert is False).
+            ConditionFailed: `condition` or the version check did not hold.
+        """
+        schema = schema_of(type(item))
+        actions: list[Update] = list(updates)
+        if not actions and schema.version is None and schema.updated_at is None:
+            raise ValidationError(f"update of {type(item).__name__} needs at least one update action")
+        guard: Condition | None = None if upsert else Attr((schema.pk.stored,)).exists()
+        managed = {f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None}
+        for action in actions:
+            if action.path and action.path[0] in managed:
+                raise ValidationError(
+                    f"{type(item).__name__}: {action.path[0]!r} is managed by the library; do not update it"
+                )
+        if schema.updated_at is not None:
+            actions.append(_field_attr(item, schema.updated_at.field).set(self._clock()))
+        if schema.version is not None:
+            current = getattr(item, schema.version.field)
+            version_attr = _field_attr(item, schema.version.field)
+            check = version_attr == current
+            if upsert:
+                check = version_attr.not_exists() | check
+            guard = check if guard is None else guard & check
+            actions.append(version_attr.set(current + 1))
+        if condition is not None:
+            guard = condition if guard is None else guard & condition
+        params = Params()
+        payload: Payload = {
+            "TableName": self.table_prefix + schema.table,
+            "Key": schema.key_of(item),
+            "UpdateExpression": render_update(actions, params),
+            "ReturnValues": "ALL_NEW",
+        }
+        if guard is not None:
+            payload["ConditionExpression"] = render_condition(guard, params)
+            payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        params.apply(payload)
+        try:
+            reply = await self._call("UpdateItem", payload)
+        except ConditionFailed as exc:
+            if not upsert and exc.item is None:
+                raise ItemNotFound(
+                    f"no {type(item).__name__} item with that key in {payload['TableName']}",
+                    table=payload["TableName"],
+                    key=payload["Key"],
+                ) from exc
+            self._attach_old(exc, schema)
+            raise
+        new: M = schema.decode(reply["Attributes"])
+        return new
+
+    @overload
+    async def delete(self, item: Model, /, *, condition: Condition | None = None) -> None: ...
+    @overload
+    async def delete(
+        self, model: type[Model], pk: object, /, *, condition: Condition | None = None
+    ) -> None: ...
+    @overload
+    async def delete(
+        self, model: type[Model], pk: object, sk: object, /, *, condition: Condition | None = None
+    ) -> None: ...
+    async def delete(
+        self,
+        target: Model | type[Model],
+        pk: object = _MISSING,
+        sk: object = _MISSING,
+        /,
+        *,
+        condition: Condition | None = None,
+    ) -> None:
+        """Delete an item (by instance, or by model class and key). Deleting a missing key is a no-op.
+
+        Given an instance whose model has a Version, the delete is conditioned on that version.
+
+        Raises:
+            ConditionFailed: `condition` or the version check did not hold.
+        """
+        guard = condition
+        if isinstance(target, Model):
+            if pk is not _MISSING:
+                raise ValidationError("delete(item) takes no key arguments; use delete(Model, pk[, sk])")
+            schema = schema_of(type(target))
+            key = schema.key_of(target)
+            if schema.version is not None:
+                check = _field_attr(target, schema.version.field) == getattr(target, schema.version.field)
+                guard = check if guard is None else check & guard
+        else:
+            if pk is _MISSING:
+                raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
+            schema = schema_of(target)
+            key = _key(schema, pk, sk)
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
+        if guard is not None:
+            params = Params()
+            payload["ConditionExpression"] = render_condition(guard, params)
+            params.apply(payload)
+            payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            await self._call("DeleteItem", payload)
+        except ConditionFailed as exc:
+            self._attach_old(exc, schema)
+            raise
+
+    @staticmethod
+    def _attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:
+        raw = exc.item
+        if isinstance(raw, dict):
+            try:
+                exc.old = schema.decode(raw)
+            except ValidationError:
+                exc.old = None
+
+    # -------------------------------------------------------------------------------- control plane
+
+    async def create_table(
+        self,
+        model: type[Model],
+        *,
+        stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None,
+        billing: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST",
+        capacity: tuple[int, int] = (5, 5),
+        wait: bool = True,
+    ) -> None:
+        """Create the model's table with its keys and indexes (on-demand by default) and enable TTL.
+
+        With `wait` (the default) it returns once the table is ACTIVE and TTL is enabled.
+
+        Raises:
+            ResourceInUse: the table exists already.
+        """
+        schema = schema_of(model)
+        payload = _create_table_payload(self.table_prefix + schema.table, schema, stream, billing, capacity)
+        await self._call("CreateTable", payload)
+        if wait or schema.ttl is not None:
+            await self.wait_until_active(model)
+        if schema.ttl is not None:
+            await self._enable_ttl(schema)
+
+    async def _enable_ttl(self, schema: TableSchema[Any]) -> None:
+        assert schema.ttl is not None
+        await self._call(
+            "UpdateTimeToLive",
+            {
+                "TableName": self.table_prefix + schema.table,
+                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": schema.ttl.stored},
+            },
+        )
+
+    async def ensure_table(
+        self,
+        model: type[Model],
+        *,
+        stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None,
+    ) -> bool:
+        """Create the table if it is missing; returns True when it was created.
+
+        An existing table is compared with the model (keys, key types, indexes, projections, TTL
+        attribute); any difference raises TableSchemaMismatch instead of passing silently.
+        """
+        schema = schema_of(model)
+        try:
+            table = await self.describe_table(model)
+        except ResourceNotFound:
+            await self.create_table(model, stream=stream)
+            return True
+        differences = _schema_differences(schema, table)
+        if schema.ttl is not None:
+            desc = await self.describe_ttl(model)
+            status = desc.get("TimeToLiveStatus")
+            if status in (None, "DISABLED"):
+                await self._enable_ttl(schema)
+            elif desc.get("AttributeName") != schema.ttl.stored:
+                got = desc.get("AttributeName")
+                differences.append(f"TTL attribute is {got!r}, the model declares {schema.ttl.stored!r}")
+        if differences:
+            raise TableSchemaMismatch(self.table_prefix + schema.table, differences)
+        if table.get("TableStatus") != "ACTIVE":
+            await self.wait_until_active(model)
+        return False
+
+    async def describe_ttl(self, model: type[Model]) -> Payload:
+        """DynamoDB's TimeToLiveDescription of the model's table."""
+        reply = await self._call("DescribeTimeToLive", {"TableName": self.table_name(model)})
+        desc: Payload = reply.get("TimeToLiveDescription", {})
+        return desc
+
+    async def describe_table(self, model: type[Model]) -> Payload:
+        """DynamoDB's description of the model's table (the `Table` object of DescribeTable).
+
+        Raises:
+            ResourceNotFound: the table does not exist.
+        """
+        reply = await self._call("DescribeTable", {"TableName": self.table_name(model)})
+        table: Payload = reply["Table"]
+        return table
+
+    async def delete_table(self, model: type[Model], *, wait: bool = True) -> None:
+        """Delete the model's table; with `wait`, return once DynamoDB no longer lists it.
+
+        Raises:
+            ResourceNotFound: the table does not exist.
+        """
+        name = self.table_name(model)
+        await self._call("DeleteTable", {"TableName": name})
+        if wait:
+            while True:
+                try:
+                    await self._call("DescribeTable", {"TableName": name})
+                except ResourceNotFound:
+                    return
+                await self._poll_sleep("DeleteTable")
+
+    async def wait_until_active(self, model: type[Model]) -> None:
+        """Poll until the table and all its indexes are ACTIVE; bounded by the deadline scope."""
+        name = self.table_name(model)
+        while True:
+            table = (await self._call("DescribeTable", {"TableName": name}))["Table"]
+            indexes = table.get("GlobalSecondaryIndexes") or []
+            if table.get("TableStatus") == "ACTIVE" and all(
+                i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+            ):
+                return
+            await self._poll_sleep("DescribeTable")
+
+    async def _poll_sleep(self, operation: str) -> None:
+        from .deadlines import applied
+
+        async with applied(operation):
+            await asyncio.sleep(_ACTIVE_POLL)
+
+    # --- batch and transactions (batch.py, transact.py) ---
+
+    async def batch_get(
+        self,
+        model: type[M],
+        keys: Iterable[object],
+        *,
+        consistent: bool = False,
+        projection: Sequence[Attr[Any]] | None = None,
+        concurrency: int = 8,
+        rounds: int = 10,
+    ) -> list[M | None]:
+        """Read many items by key: one result per key, in order, None where no item has the key.
+
+        `keys` are `pk` values, or `(pk, sk)` tuples for a table with a sort key; duplicates are read
+        once. Requests of 100 keys run `concurrency` at a time; keys DynamoDB leaves unprocessed are
+        asked again after a full-jitter backoff, up to `rounds` requests per chunk. With `projection`
+        the key attributes are always fetched too, and fields left out must have defaults.
+
+        Raises:
+            UnprocessedItems: `.items` holds the keys (as given) still unread when the rounds or the
+                deadline ran out; the error that stopped them is its `__cause__`.
+            ValidationError: a key does not fit the model (before any request).
+        """
+        from .batch import batch_get
+
+        return await batch_get(
+            self,
+            model,
+            keys,
+            consistent=consistent,
+            projection=projection,
+            concurrency=concurrency,
+            rounds=rounds,
+        )
+
+    async def batch_write(
+        self,
+        *,
+        put: Iterable[M] = (),
+        delete: Iterable[object] = (),
+        concurrency: int = 8,
+        rounds: int = 10,
+    ) -> list[M]:
+        """Put and delete many items, across tables; returns the put items as written.
+
+        `delete` takes model instances or `(Model, pk[, sk])` tuples. Requests of 25 writes run
+        `concurrency` at a time; writes DynamoDB leaves unprocessed (or whose request stays throttled)
+        are sent again after a full-jitter backoff, up to `rounds` requests per chunk. BatchWriteItem
+        takes no conditions: UpdatedAt (and an empty CreatedAt) are set, but a Version is written as
+        given and not checked, and deletes do not check it either. Two writes to one key are refused.
+
+        Raises:
+            UnprocessedItems: `.items` holds exactly the writes not done (the objects passed in), in
+                input order. If the deadline struck while a request was in flight, its writes are
+                included and the message says they may have been applied: re-sending them is safe,
+                as puts and deletes are idempotent.
+            ValidationError: a bad item or key, or two writes to one key (before any request).
+        """
+        from .batch import batch_write
+
+        return await batch_write(self, put=put, delete=delete, concurrency=concurrency, rounds=rounds)
+
+    def transaction(self, *, token: str | None = None) -> Transaction:
+        """A transaction to fill with `tx.put/create/update/delete/check`; sent as one TransactWriteItems
+        when `async with` exits without an error.
+
+        `token` is the ClientRequestToken (default: a new UUID); retries of the commit reuse it.
+        """
+        from .transact import Transaction
+
+        return Transaction(self, token=token)
+
+    @overload
+    async def transact_get(
+        self, model: type[M], keys: Iterable[object], /, *, projection: Sequence[Attr[Any]] | None = None
+    ) -> list[M | None]: ...
+    @overload
+    async def transact_get(
+        self, *targets: Model | tuple[type[Model], object] | tuple[type[Model], object, object]
+    ) -> list[Model | None]: ...
+    async def transact_get(self, *args: object, projection: Sequence[Attr[Any]] | None = None) -> list[Any]:
+        """Read up to 100 items as one consistent snapshot (TransactGetItems); None where absent.
+
+        Either `transact_get(Model, keys)` with `pk` values or `(pk, sk)` tuples, or
+        `transact_get(*targets)` with model instances and `(Model, pk[, sk])` tuples of any models.
+
+        Raises:
+            TransactionCanceled: a concurrent transaction touched one of the items.
+            ValidationError: more than 100 items, one item twice, or a bad key (before any request).
+        """
+        from .transact import transact_get
+
+        if len(args) == 2 and isinstance(args[0], type):
+            model: Any = args[0]
+            keys: Any = args[1]
+            return await transact_get(self, model, keys, projection=projection)
+        return await transact_get(self, None, args, projection=projection)
+
+    # --- queries (query.py) ---
+
+    def query(self, model: type[M]) -> Query[M]:
+        """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated."""
+        from .query import Query
+
+        return Query(self, model)
+
+    def scan(self, model: type[M]) -> Scan[M]:
+        """A scan of `model`'s table or index (whole, one `segment(i, n)`, or `parallel(n)`)."""
+        from .query import Scan
+
+        return Scan(self, model)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _credentials_type() -> type[Credentials]:
+    from .credentials import Credentials
+
+    return Credentials
+
+
+def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
+    return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
+
+
+def _field_attr(item: Model, field: str) -> Attr[Any]:
+    attr: Attr[Any] = getattr(type(item), field)
+    return attr
+
+
+def _key_schema(pk: Any, sk: Any) -> list[dict[str, str]]:
+    out = [{"AttributeName": pk.stored, "KeyType": "HASH"}]
+    if sk is not None:
+        out.append({"AttributeName": sk.stored, "KeyType": "RANGE"})
+    return out
+
+
+def _projection(index: Any) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.projection == "INCLUDE":
+        projection["NonKeyAttributes"] = list(index.include)
+    return projection
+
+
+def _create_table_payload(
+    name: str, schema: TableSchema[Any], stream: str | None, billing: str, capacity: tuple[int, int]
+) -> Payload:
+    definitions: dict[str, str] = {}
+    for key in (schema.pk, schema.sk, *(k for i in schema.indexes for k in (i.pk, i.sk))):
+        if key is not None:
+            definitions[key.stored] = key.type
+    throughput = {"ReadCapacityUnits": capacity[0], "WriteCapacityUnits": capacity[1]}
+    payload: Payload = {
+        "TableName": name,
+        "KeySchema": _key_schema(schema.pk, schema.sk),
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in definitions.items()],
+        "BillingMode": billing,
+    }
+    if billing == "PROVISIONED":
+        payload["ProvisionedThroughput"] = throughput
+    gsis = [
+        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
+        for i in schema.indexes
+        if i.kind == "GSI"
+    ]
+    lsis = [
+        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
+        for i in schema.indexes
+        if i.kind == "LSI"
+    ]
+    if billing == "PROVISIONED":
+        for g in gsis:
+            g["ProvisionedThroughput"] = throughput
+    if gsis:
+        payload["GlobalSecondaryIndexes"] = gsis
+    if lsis:
+        payload["LocalSecondaryIndexes"] = lsis
+    if stream is not None:
+        payload["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    return payload
+
+
+def _schema_differences(schema: TableSchema[Any], table: Payload) -> list[str]:
+    """What differs between the model's declared schema and a DescribeTable result."""
+    diffs: list[str] = []
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", [])}
+
+    def keys_of(key_schema: Sequence[dict[str, str]]) -> tuple[str | None, str | None]:
+        hash_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "HASH"), None)
+        range_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "RANGE"), None)
+        return hash_key, range_key
+
+    def compare(where: str, want_pk: Any, want_sk: Any, key_schema: Sequence[dict[str, str]]) -> None:
+        got_pk, got_sk = keys_of(key_schema)
+        want = (want_pk.stored, want_sk.stored if want_sk is not None else None)
+        if (got_pk, got_sk) != want:
+            diffs.append(f"{where} keys are {(got_pk, got_sk)}, the model declares {want}")
+            return
+        for k in (want_pk, want_sk):
+            if k is not None and types.get(k.stored) not in (None, k.type):
+                diffs.append(
+                    f"{where} key {k.stored!r} has type {types.get(k.stored)}, the model declares {k.type}"
+                )
+
+    compare("table", schema.pk, schema.sk, table.get("KeySchema", []))
+    existing = {i["IndexName"]: ("GSI", i) for i in table.get("GlobalSecondaryIndexes") or []} | {
+        i["IndexName"]: ("LSI", i) for i in table.get("LocalSecondaryIndexes") or []
+    }
+    for index in schema.indexes:
+        found = existing.pop(index.name, None)
+        if found is None:
+            diffs.append(f"{index.kind} {index.name!r} is missing")
+            continue
+        kind, desc = found
+        if kind != index.kind:
+            diffs.append(f"index {index.name!r} is a {kind}, the model declares a {index.kind}")
+            continue
+        compare(f"{kind} {index.name!r}", index.pk, index.sk, desc.get("KeySchema", []))
+        projection = desc.get("Projection", {})
+        if projection.get("ProjectionType", "ALL") != index.projection:
+            diffs.append(
+                f"{kind} {index.name!r} projects {projection.get('ProjectionType')}, "
+                f"the model declares {index.projection}"
+            )
+        elif index.projection == "INCLUDE" and set(projection.get("NonKeyAttributes", [])) != set(
+            index.include
+        ):
+            diffs.append(f"{kind} {index.name!r} includes other attributes than the model declares")
+    diffs.extend(
+        f"the table has a {kind} {name!r} the model does not declare" for name, (kind, _) in existing.items()
+    )
+    return diffs

@@ -1,0 +1,466 @@
+"""HTTP/1.1 for the lean wire: request encoder, incremental response parser, one keep-alive connection.
+
+The parser is fed byte chunks, so it is tested without sockets; the connection reads through two tiny
+stream Protocols that asyncio's StreamReader/StreamWriter satisfy. Imports only the standard library and
+`errors`; every native failure is translated here or in `_pool` into `TransportError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Protocol
+
+from aiotheory.errors import TransportError, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "ConnState",
+    "Connection",
+    "HttpResponse",
+    "Origin",
+    "ProtocolError",
+    "ResponseParser",
+    "StaleConnection",
+    "StreamReader",
+    "StreamWriter",
+    "encode_request",
+    "split_url",
+]
+
+# A reply head larger than this is not an AWS reply; refusing it bounds memory on a broken peer.
+_MAX_HEAD: Final = 64 * 1024
+_MAX_LINE: Final = 8 * 1024
+_READ_SIZE: Final = 64 * 1024
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """One complete reply; header names are lower-case, repeated headers joined with ", "."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a connection goes: the pool key. `netloc` is the Host header value (port only if not default)."""
+
+    scheme: str
+    host: str
+    port: int
+    netloc: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        netloc = host if _DEFAULT_PORTS.get(self.scheme) == self.port else f"{host}:{self.port}"
+        object.__setattr__(self, "netloc", netloc)
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
+
+
+def split_url(url: str) -> tuple[Origin, str, str]:
+    """Split an absolute http(s) URL into (origin, request target, userinfo); ValidationError if malformed."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS:
+        raise ValidationError(f"expected an http:// or https:// URL, got {url!r}")
+    cut = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch)
+        if 0 <= i < cut:
+            cut = i
+    authority, target = rest[:cut], rest[cut:]
+    target = target.partition("#")[0]
+    if not target.startswith("/"):
+        target = "/" + target
+    userinfo, at, hostport = authority.rpartition("@")
+    if not at:
+        userinfo = ""
+    if hostport.startswith("["):
+        host, bracket, after = hostport[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise ValidationError(f"malformed IPv6 host in URL {url!r}")
+        port_text = after[1:]
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not host or any(c in host for c in " \r\n\t"):
+        raise ValidationError(f"URL {url!r} has no valid host")
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValidationError(f"URL {url!r} has an invalid port")
+        port = int(port_text)
+    else:
+        port = _DEFAULT_PORTS[scheme]
+    if any(c in target for c in " \r\n"):
+        raise ValidationError(f"URL {url!r} has whitespace in its path")
+    return Origin(scheme, host.lower(), port), target, userinfo
+
+
+def encode_request(method: str, target: str, headers: Mapping[str, str], body: bytes) -> bytes:
+    """Render a request; adds content-length when absent. Refuses CR/LF in any header (no injection)."""
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    has_length = False
+    for name, value in headers.items():
+        if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
+            raise ValidationError(f"header {name!r} contains a line break or colon")
+        if name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}\r\n")
+    if not has_length and (body or method in ("POST", "PUT", "PATCH")):
+        lines.append(f"content-length: {len(body)}\r\n")
+    lines.append("\r\n")
+    try:
+        head = "".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("request headers must be latin-1 text") from exc
+    return head + body if body else head
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid HTTP/1.1 reply (translated to TransportError)."""
+
+
+class _Parse(enum.Enum):
+    HEAD = enum.auto()
+    LENGTH = enum.auto()
+    CHUNK_SIZE = enum.auto()
+    CHUNK_DATA = enum.auto()
+    CHUNK_END = enum.auto()
+    TRAILERS = enum.auto()
+    UNTIL_CLOSE = enum.auto()
+    DONE = enum.auto()
+
+
+_HEAD: Final = _Parse.HEAD
+_LENGTH: Final = _Parse.LENGTH
+_CHUNK_SIZE: Final = _Parse.CHUNK_SIZE
+_CHUNK_DATA: Final = _Parse.CHUNK_DATA
+_CHUNK_END: Final = _Parse.CHUNK_END
+_TRAILERS: Final = _Parse.TRAILERS
+_UNTIL_CLOSE: Final = _Parse.UNTIL_CLOSE
+_DONE: Final = _Parse.DONE
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+class ResponseParser:
+    """Incremental parser of one reply: `feed(chunk)` until it returns True, `feed_eof()` at end of stream.
+
+    Handles Content-Length, chunked and read-until-close bodies, skips 1xx interim replies, and decides
+    whether the connection may be kept alive. `received` counts bytes seen, so the pool can tell a stale
+    connection (nothing received) from a broken reply.
+    """
+
+    __slots__ = (
+        "_no_body",
+        "_parts",
+        "_pending",
+        "_remaining",
+        "_state",
+        "body",
+        "headers",
+        "keep_alive",
+        "received",
+        "status",
+        "trailing",
+    )
+
+    def __init__(self, *, no_body: bool = False) -> None:
+        self._no_body = no_body  # a reply to HEAD (or a 2xx to CONNECT) has no body whatever it says
+        self._state = _HEAD
+        self._pending = b""
+        self._parts: list[bytes] = []
+        self._remaining = 0
+        self.received = 0
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.keep_alive = True
+        self.trailing = False  # bytes after the reply: the connection cannot be reused safely
+
+    @property
+    def done(self) -> bool:
+        return self._state is _DONE
+
+    def feed(self, data: bytes) -> bool:
+        """Consume `data`; True once the reply is complete. Raises ProtocolError on a malformed reply."""
+        self.received += len(data)
+        state = self._state
+        if state is _DONE:
+            if data:
+                self.trailing = True
+            return True
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        pos = 0
+        end = len(data)
+        while True:
+            if state is _HEAD:
+                cut = data.find(b"\r\n\r\n", pos)
+                if cut < 0:
+                    if end - pos > _MAX_HEAD:
+                        raise ProtocolError("reply head too large")
+                    self._pending = data[pos:]
+                    self._state = state
+                    return False
+                state = self._parse_head(data[pos:cut])
+                pos = cut + 4
+            elif state is _LENGTH or state is _CHUNK_DATA:
+                avail = end - pos
+                need = self._remaining
+                if avail < need:
+                    if avail:
+                        self._parts.append(data[pos:] if pos else data)
+                    self._remaining = need - avail
+                    self._state = state
+                    return False
+                self._parts.append(data[pos : pos + need])
+                pos += need
+                if state is _LENGTH:
+                    self._finish(data, pos)
+                    return True
+                state = _CHUNK_END
+            elif state is _CHUNK_SIZE or state is _TRAILERS:
+                cut = data.find(b"\r\n", pos)
+                if cut < 0:
+                    if end - pos > _MAX_LINE:
+                        raise ProtocolError("chunk line too long")
+                    self._pending = data[pos:]
+                    self._state = state
+                    return False
+                line = data[pos:cut]
+                pos = cut + 2
+                if state is _TRAILERS:
+                    if not line:
+                        self._finish(data, pos)
+                        return True
+                    continue
+                size_text = line.split(b";", 1)[0].strip().decode("latin-1")
+                if not size_text or not _HEX.issuperset(size_text):
+                    raise ProtocolError("bad chunk size")
+                size = int(size_text, 16)
+                if size:
+                    self._remaining = size
+                    state = _CHUNK_DATA
+                else:
+                    state = _TRAILERS
+            elif state is _CHUNK_END:
+                if end - pos < 2:
+                    self._pending = data[pos:]
+                    self._state = state
+                    return False
+                if data[pos : pos + 2] != b"\r\n":
+                    raise ProtocolError("chunk not followed by CRLF")
+                pos += 2
+                state = _CHUNK_SIZE
+            elif state is _UNTIL_CLOSE:
+                if pos < end:
+                    self._parts.append(data[pos:])
+                self._state = state
+                return False
+            else:  # _DONE reached with zero-length body
+                self._finish(data, pos)
+                return True
+
+    def feed_eof(self) -> bool:
+        """The peer closed: True if that completes the reply (a read-until-close body), else False."""
+        if self._state is _UNTIL_CLOSE:
+            self._finish(b"", 0)
+            self.keep_alive = False
+            return True
+        return self._state is _DONE
+
+    def _finish(self, data: bytes, pos: int) -> None:
+        parts = self._parts
+        self.body = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._parts = []
+        self._state = _DONE
+        if pos < len(data):
+            self.trailing = True
+
+    def _parse_head(self, head: bytes) -> _Parse:
+        text = head.decode("latin-1")
+        if "\r\n " in text or "\r\n\t" in text:
+            raise ProtocolError("obsolete header line folding")
+        lines = text.split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        code = rest[:3]
+        if (
+            version not in ("HTTP/1.1", "HTTP/1.0")
+            or not (code.isascii() and code.isdigit())
+            or rest[3:4] not in ("", " ")
+        ):
+            raise ProtocolError("bad status line")
+        status = int(code)
+        headers: dict[str, str] = {}
+        # The one per-reply loop: kept to partition/lower/strip (about 2 µs for AWS's 8 headers).
+        for i in range(1, len(lines)):
+            name, colon, value = lines[i].partition(":")
+            if not colon or not name or name[-1] in " \t":
+                raise ProtocolError("bad header line")
+            name = name.lower()
+            if name in headers:
+                headers[name] += ", " + value.strip(" \t")
+            else:
+                headers[name] = value.strip(" \t")
+        if 100 <= status < 200:
+            if status == 101:
+                raise ProtocolError("unexpected protocol switch")
+            return _HEAD  # an interim reply; the real one follows
+        self.status = status
+        self.headers = headers
+        conn = headers.get("connection", "").lower()
+        if version == "HTTP/1.0":
+            self.keep_alive = "keep-alive" in conn
+        elif "close" in conn:
+            self.keep_alive = False
+        if self._no_body or status in (204, 304):
+            return _DONE
+        te = headers.get("transfer-encoding")
+        if te is not None:
+            if "content-length" in headers:
+                self.keep_alive = False  # RFC 9112 6.3: both present -> close after this reply
+            if te.lower().rpartition(",")[2].strip() == "chunked":
+                return _CHUNK_SIZE
+            self.keep_alive = False
+            return _UNTIL_CLOSE
+        length = headers.get("content-length")
+        if length is None:
+            self.keep_alive = False
+            return _UNTIL_CLOSE
+        values = {v.strip() for v in length.split(",")}
+        only = values.pop()
+        if values or not (only.isascii() and only.isdigit()):
+            raise ProtocolError("bad content-length")
+        self._remaining = int(only)
+        return _LENGTH if self._remaining else _DONE
+
+
+class StreamReader(Protocol):
+    """What a connection reads from; asyncio.StreamReader satisfies it, tests pass a scripted fake."""
+
+    async def read(self, n: int = -1, /) -> bytes: ...
+
+    def at_eof(self) -> bool: ...
+
+
+class StreamWriter(Protocol):
+    """What a connection writes to; asyncio.StreamWriter satisfies it."""
+
+    def write(self, data: bytes, /) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class ConnState(enum.Enum):
+    """A connection's life: NEW -> ACTIVE -> IDLE -> ACTIVE ... -> CLOSED (CLOSED is final)."""
+
+    NEW = enum.auto()
+    ACTIVE = enum.auto()
+    IDLE = enum.auto()
+    CLOSED = enum.auto()
+
+
+_NEW: Final = ConnState.NEW
+_ACTIVE: Final = ConnState.ACTIVE
+_IDLE: Final = ConnState.IDLE
+_CLOSED: Final = ConnState.CLOSED
+
+
+class StaleConnection(TransportError):
+    """A reused connection failed before any reply byte: the server had closed it, so a resend is safe."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection. Any failure or cancellation closes it: never reused half-read."""
+
+    __slots__ = ("_reader", "_writer", "idle_since", "served", "state")
+
+    def __init__(self, reader: StreamReader, writer: StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.state = _NEW
+        self.served = 0
+        self.idle_since = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.state.name} served={self.served}>"
+
+    def reusable(self) -> bool:
+        """Idle and not closed by the peer as far as the loop has seen."""
+        return self.state is _IDLE and not self._reader.at_eof() and not self._writer.is_closing()
+
+    def close(self) -> None:
+        """Close without awaiting: safe in `finally` and under cancellation."""
+        if self.state is not _CLOSED:
+            self.state = _CLOSED
+            self._writer.close()
+
+    async def roundtrip(self, request: bytes, within: float, *, head: bool = False) -> HttpResponse:
+        """Write `request` and read one whole reply, all `within` seconds.
+
+        Raises:
+            StaleConnection: a reused connection ended before any reply byte (the pool resends once).
+            TransportError: the wire failed; `outcome_unknown` is set since the request was written.
+        """
+        reused = self.state is _IDLE
+        self.state = _ACTIVE
+        parser = ResponseParser(no_body=head)
+        try:
+            async with asyncio.timeout(within):
+                self._writer.write(request)
+                await self._writer.drain()
+                read = self._reader.read
+                while True:
+                    data = await read(_READ_SIZE)
+                    if data:
+                        if parser.feed(data):
+                            break
+                    elif parser.feed_eof():
+                        break
+                    else:
+                        raise EOFError("connection closed before the reply was complete")
+        except TimeoutError as exc:
+            self.close()
+            raise TransportError(
+                f"no complete reply within {within:g}s", retryable=True, outcome_unknown=True
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:  # cannot happen mid-stream, but never retry it
+            self.close()
+            raise TransportError(f"TLS verification failed: {exc}", retryable=False) from exc
+        except (OSError, EOFError) as exc:
+            self.close()
+            if reused and parser.received == 0:
+                raise StaleConnection(
+                    f"pooled connection closed by the server: {exc!r}", retryable=True, outcome_unknown=True
+                ) from exc
+            raise TransportError(
+                f"connection lost mid-reply: {exc!r}", retryable=True, outcome_unknown=True
+            ) from exc
+        except ProtocolError as exc:
+            self.close()
+            raise TransportError(
+                f"malformed HTTP reply: {exc}", retryable=True, outcome_unknown=True
+            ) from exc
+        except BaseException:
+            self.close()  # cancelled by the deadline (or worse): the reply is half-read, drop it
+            raise
+        self.served += 1
+        if parser.keep_alive and not parser.trailing:
+            self.state = _IDLE
+        else:
+            self.close()
+        return HttpResponse(parser.status, parser.headers, parser.body)

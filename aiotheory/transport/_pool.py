@@ -1,0 +1,376 @@
+"""The lean wire's HTTP client: a bounded keep-alive pool per origin, TLS, proxies and default timeouts.
+
+Every native failure (OSError, ssl.SSLError, timeouts) becomes a `TransportError` here or in `_http11`,
+never leaking out of `transport/`. Imports only the standard library, `errors` and `_http11`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import contextlib
+import os
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from aiotheory.errors import TransportError, ValidationError
+from aiotheory.transport._http11 import (
+    Connection,
+    HttpResponse,
+    Origin,
+    ProtocolError,
+    ResponseParser,
+    StaleConnection,
+    encode_request,
+    split_url,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["HttpClient", "HttpResponse", "Proxy", "default_ssl_context", "proxy_for"]
+
+# One process-wide context per CA bundle: building one loads the trust store (a few ms), so it happens
+# on the first https connection, never at import.
+_SSL_CONTEXTS: Final[dict[str | None, ssl.SSLContext]] = {}
+_STREAM_LIMIT: Final = 256 * 1024
+_MAX_URLS: Final = 64  # request() URL cache bound; AWS clients use a handful
+_PROXY_VARS: Final = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+def default_ssl_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """The verifying client context, honouring `AWS_CA_BUNDLE`; created once per bundle path."""
+    env = os.environ if environ is None else environ
+    cafile = env.get("AWS_CA_BUNDLE") or None
+    ctx = _SSL_CONTEXTS.get(cafile)
+    if ctx is None:
+        ctx = ssl.create_default_context(cafile=cafile)
+        _SSL_CONTEXTS[cafile] = ctx
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An HTTP proxy; `authorization` is the ready `Proxy-Authorization` value, if the URL had credentials."""
+
+    origin: Origin
+    authorization: str | None = field(default=None, repr=False)
+
+
+def _parse_proxy(url: str) -> Proxy:
+    if "://" not in url:
+        url = "http://" + url  # curl and requests accept a bare host:port
+    origin, _, userinfo = split_url(url)
+    if origin.scheme != "http":
+        raise ValidationError(f"only http:// proxies are supported, got {origin.scheme}:// in a proxy URL")
+    auth = None
+    if userinfo:
+        auth = "Basic " + base64.b64encode(_unquote(userinfo).encode("utf-8")).decode("ascii")
+    return Proxy(origin, auth)
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text:
+        return text
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] == 0x25 and _is_hex(raw[i + 1 : i + 3]):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
+
+
+def _env(environ: Mapping[str, str], name: str) -> str:
+    # Lower case first, as curl and requests read them.
+    return environ.get(name.lower()) or environ.get(name) or ""
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            if _in_cidr(host, entry):
+                return True
+            continue
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip(".").strip("[]")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _in_cidr(host: str, entry: str) -> bool:
+    import ipaddress  # only when NO_PROXY holds a CIDR block
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
+def proxy_for(origin: Origin, environ: Mapping[str, str]) -> Proxy | None:
+    """The proxy for `origin` from `HTTPS_PROXY` / `HTTP_PROXY`, or None when unset or `NO_PROXY` matches."""
+    url = _env(environ, "HTTPS_PROXY" if origin.tls else "HTTP_PROXY")
+    if not url or _bypassed(origin.host, origin.port, _env(environ, "NO_PROXY")):
+        return None
+    return _parse_proxy(url)
+
+
+class _HostPool:
+    """Connections to one origin: idle ones in LIFO order, and a semaphore bounding those in use."""
+
+    __slots__ = ("idle", "origin", "proxy", "slots")
+
+    def __init__(self, origin: Origin, proxy: Proxy | None, max_connections: int) -> None:
+        self.origin = origin
+        self.proxy = proxy
+        self.idle: collections.deque[Connection] = collections.deque()
+        # Created outside a loop is fine: asyncio primitives bind to the loop on first wait (3.10+).
+        self.slots = asyncio.Semaphore(max_connections)
+
+
+class HttpClient:
+    """A keep-alive HTTP/1.1 client for AWS endpoints: at most `max_connections` per origin.
+
+    Construction does no I/O and binds no loop. Callers beyond the bound wait for a free connection,
+    for at most `pool_timeout` (and their deadline). A pooled connection the server closed while idle
+    is detected on reuse and the request is resent once on a fresh connection.
+
+    Args:
+        connect_timeout: TCP connect plus TLS handshake (and proxy CONNECT).
+        read_timeout: writing the request and reading the whole reply.
+        idle_timeout: pooled connections idle longer than this are closed instead of reused.
+        ssl_context: replaces the default verifying context (built lazily, honours `AWS_CA_BUNDLE`).
+        clock: monotonic seconds, for idle eviction.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_connect_timeout",
+        "_environ",
+        "_idle_timeout",
+        "_loop",
+        "_max",
+        "_pool_timeout",
+        "_pools",
+        "_read_timeout",
+        "_ssl",
+        "_urls",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 64,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        idle_timeout: float = 90.0,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        proxies_from_env: bool = True,
+        pool_timeout: float = 5.0,
+    ) -> None:
+        if max_connections < 1:
+            raise ValidationError("max_connections must be at least 1")
+        self._max = max_connections
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._pool_timeout = pool_timeout
+        self._idle_timeout = idle_timeout
+        self._ssl = ssl_context
+        self._clock = clock
+        env = os.environ
+        self._environ: Mapping[str, str] = (
+            {name: env[name] for name in _PROXY_VARS if name in env} if proxies_from_env else {}
+        )
+        self._pools: dict[Origin, _HostPool] = {}
+        self._urls: dict[str, tuple[Origin, str]] = {}
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        """Send one request (adding `host` and `content-length` when absent) and read the whole reply.
+
+        Raises:
+            TransportError: the wire failed; `retryable` and `outcome_unknown` say what is safe next.
+        """
+        split = self._urls.get(url)
+        if split is None:
+            origin, target, _ = split_url(url)
+            if len(self._urls) >= _MAX_URLS:
+                self._urls.clear()
+            split = self._urls[url] = (origin, target)
+        origin, target = split
+        if "host" not in headers and "Host" not in headers:
+            headers = {"host": origin.netloc, **headers}
+        pool = self._pools.get(origin) or self._add_pool(origin)
+        if pool.proxy is not None and not origin.tls:
+            target = f"http://{origin.netloc}{target}"  # absolute form through a plain HTTP proxy
+            if pool.proxy.authorization:
+                headers = {**headers, "proxy-authorization": pool.proxy.authorization}
+        return await self.send(origin, encode_request(method, target, headers, body), head=method == "HEAD")
+
+    async def send(self, origin: Origin, request: bytes, *, head: bool = False) -> HttpResponse:
+        """Send pre-encoded `request` bytes to `origin` (the lean DynamoDB path) and read the reply.
+
+        For a plain HTTP proxy, the caller must have used the absolute-form target (`request` does).
+        """
+        if self._closed:
+            raise TransportError("the HTTP client is closed", retryable=False)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._rebind(loop)
+        pool = self._pools.get(origin) or self._add_pool(origin)
+        slots = pool.slots
+        if slots.locked():
+            await self._wait_for_slot(pool)
+        else:
+            await slots.acquire()  # free slot: returns without yielding
+        try:
+            conn = self._checkout(pool)
+            if conn is None:
+                conn = await self._connect(pool)
+            try:
+                response = await conn.roundtrip(request, self._read_timeout, head=head)
+            except StaleConnection:
+                conn = await self._connect(pool)
+                response = await conn.roundtrip(request, self._read_timeout, head=head)
+            if conn.reusable() and not self._closed:
+                conn.idle_since = self._clock()
+                pool.idle.append(conn)
+            else:
+                conn.close()
+            return response
+        finally:
+            slots.release()
+
+    async def close(self) -> None:
+        """Close idle connections; connections in use close when their request ends. Idempotent."""
+        self._closed = True
+        for pool in self._pools.values():
+            while pool.idle:
+                pool.idle.pop().close()
+
+    def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Forget pools made on another loop: their connections and semaphores belong to it.
+
+        One loop per process is the rule (DESIGN §3); this keeps a client usable when a test runner or
+        script breaks it, instead of failing with "attached to a different loop".
+        """
+        old, self._pools, self._loop = self._pools, {}, loop
+        for pool in old.values():
+            while pool.idle:
+                conn = pool.idle.pop()
+                with contextlib.suppress(RuntimeError):  # that loop may be closed already
+                    conn.close()
+
+    def _add_pool(self, origin: Origin) -> _HostPool:
+        pool = _HostPool(origin, proxy_for(origin, self._environ), self._max)
+        self._pools[origin] = pool
+        return pool
+
+    async def _wait_for_slot(self, pool: _HostPool) -> None:
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await pool.slots.acquire()
+        except TimeoutError as exc:
+            raise TransportError(
+                f"no free connection to {pool.origin.netloc} within {self._pool_timeout:g}s "
+                f"({self._max} in use)",
+                retryable=True,
+            ) from exc
+
+    def _checkout(self, pool: _HostPool) -> Connection | None:
+        idle = pool.idle
+        if not idle:
+            return None
+        oldest_allowed = self._clock() - self._idle_timeout
+        while idle and idle[0].idle_since < oldest_allowed:
+            idle.popleft().close()
+        while idle:
+            conn = idle.pop()  # LIFO: the warmest connection, least likely closed by the server
+            if conn.reusable():
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, pool: _HostPool) -> Connection:
+        origin = pool.origin
+        tls = self._ssl_context() if origin.tls else None
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if pool.proxy is None:
+                    reader, writer = await asyncio.open_connection(
+                        origin.host,
+                        origin.port,
+                        ssl=tls,
+                        server_hostname=origin.host if tls is not None else None,
+                        limit=_STREAM_LIMIT,
+                    )
+                    return Connection(reader, writer)
+                return await self._connect_via_proxy(pool.proxy, origin, tls)
+        except TransportError:
+            raise  # already ours (a proxy refusing CONNECT); TransportError is an OSError too
+        except TimeoutError as exc:
+            raise TransportError(
+                f"could not connect to {origin.netloc} within {self._connect_timeout:g}s", retryable=True
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise TransportError(
+                f"TLS certificate of {origin.netloc} not trusted: {exc.verify_message}", retryable=False
+            ) from exc
+        except (OSError, EOFError, ProtocolError) as exc:  # refused, DNS, TLS handshake, bad proxy
+            raise TransportError(f"could not connect to {origin.netloc}: {exc!r}", retryable=True) from exc
+
+    async def _connect_via_proxy(
+        self, proxy: Proxy, origin: Origin, tls: ssl.SSLContext | None
+    ) -> Connection:
+        reader, writer = await asyncio.open_connection(
+            proxy.origin.host, proxy.origin.port, limit=_STREAM_LIMIT
+        )
+        if tls is None:
+            return Connection(reader, writer)
+        try:
+            authority = origin.netloc if origin.port != 443 else f"{origin.netloc}:443"
+            auth = f"proxy-authorization: {proxy.authorization}\r\n" if proxy.authorization else ""
+            writer.write(f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n{auth}\r\n".encode("latin-1"))
+            parser = ResponseParser(no_body=True)
+            while not parser.done:
+                data = await reader.read(4096)
+                if not data:
+                    raise EOFError("proxy closed the connection during CONNECT")
+                parser.feed(data)
+            if not 200 <= parser.status < 300 or parser.trailing:
+                raise TransportError(
+                    f"proxy {proxy.origin.netloc} refused CONNECT to {authority}: HTTP {parser.status}",
+                    retryable=parser.status >= 500,
+                )
+            await writer.start_tls(tls, server_hostname=origin.host)
+        except BaseException:
+            writer.close()
+            raise
+        return Connection(reader, writer)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = default_ssl_context()
+        return self._ssl

@@ -1,0 +1,171 @@
+"""The aiobotocore transport: botocore's full credential chain and endpoint logic as an alternative wire.
+
+The only module besides the fallback credential chain that imports aiobotocore, and only when a
+`BotocoreTransport` first sends. botocore's own retries are switched off: the one call function retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as _dt
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import TransportError, from_response
+
+if TYPE_CHECKING:
+    from .._types import Payload
+
+__all__ = ["BotocoreTransport"]
+
+_B64: Final = base64.b64encode
+
+
+def _snake(operation: str) -> str:
+    out = []
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+_METHODS: dict[str, str] = {}
+
+
+def _to_botocore(value: Any) -> Any:
+    """Our wire JSON carries binary as base64 text; botocore wants bytes (it base64-encodes itself)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if "B" in value and isinstance(value["B"], str):
+                return {"B": base64.b64decode(value["B"])}
+            if (
+                "BS" in value
+                and isinstance(value["BS"], list)
+                and all(isinstance(v, str) for v in value["BS"])
+            ):
+                return {"BS": [base64.b64decode(v) for v in value["BS"]]}
+        return {k: _to_botocore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_botocore(v) for v in value]
+    return value
+
+
+def _from_botocore(value: Any) -> Any:
+    """Back to wire JSON: bytes -> base64 text, timestamps -> epoch seconds (as the JSON protocol sends)."""
+    if isinstance(value, dict):
+        return {k: _from_botocore(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [_from_botocore(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return _B64(value).decode("ascii")
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    return value
+
+
+class BotocoreTransport:
+    """A Transport over an aiobotocore DynamoDB client, created on first use and reused.
+
+    Args:
+        credentials: (key id, secret[, token]) for static keys; None uses the session's provider chain.
+        session: an `aioboto3.Session` or `aiobotocore` session whose credential chain to use.
+    """
+
+    def __init__(
+        self,
+        region: str | None = None,
+        *,
+        endpoint_url: str | None = None,
+        credentials: tuple[str, str] | tuple[str, str, str | None] | None = None,
+        session: object | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        max_pool_connections: int = 64,
+    ) -> None:
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._credentials = credentials
+        self._session = session
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_pool = max_pool_connections
+        self._client: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._closed = False
+
+    async def _open(self) -> Any:
+        if self._closed:
+            raise TransportError("the transport is closed", retryable=False)
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
+        config = AioConfig(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=self._connect_timeout,
+            read_timeout=self._read_timeout,
+            max_pool_connections=self._max_pool,
+        )
+        kwargs: dict[str, Any] = {"region_name": self._region, "config": config}
+        if self._endpoint_url:
+            kwargs["endpoint_url"] = self._endpoint_url
+        if self._credentials is not None:
+            kwargs["aws_access_key_id"] = self._credentials[0]
+            kwargs["aws_secret_access_key"] = self._credentials[1]
+            if len(self._credentials) > 2:
+                kwargs["aws_session_token"] = self._credentials[2]
+        session: Any = self._session if self._session is not None else get_session()
+        # aioboto3.Session exposes .client(); an aiobotocore session exposes .create_client().
+        factory = session.client if hasattr(session, "client") else session.create_client
+        stack = contextlib.AsyncExitStack()
+        client = await stack.enter_async_context(factory("dynamodb", **kwargs))
+        self._stack = stack
+        self._client = client
+        return client
+
+    async def send(self, operation: str, payload: Payload, /) -> Payload:
+        """One attempt through aiobotocore; its errors are translated once, here."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        client = self._client if self._client is not None else await self._open()
+        method_name = _METHODS.get(operation)
+        if method_name is None:
+            method_name = _METHODS[operation] = _snake(operation)
+        try:
+            reply = await getattr(client, method_name)(**_to_botocore(payload))
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            meta = exc.response.get("ResponseMetadata", {})
+            body: dict[str, Any] = {"__type": err.get("Code", ""), "message": err.get("Message", "")}
+            for extra in ("Item", "CancellationReasons"):
+                if extra in exc.response:
+                    body[extra] = _from_botocore(exc.response[extra])
+            raise from_response(
+                operation, int(meta.get("HTTPStatusCode", 400)), body, request_id=meta.get("RequestId")
+            ) from exc
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            raise TransportError(f"{operation}: cannot connect: {exc}", operation=operation) from exc
+        except (ConnectionClosedError, ReadTimeoutError) as exc:
+            raise TransportError(
+                f"{operation}: connection failed: {exc}", operation=operation, outcome_unknown=True
+            ) from exc
+        except BotoCoreError as exc:
+            raise TransportError(
+                f"{operation}: {type(exc).__name__}: {exc}", operation=operation, retryable=False
+            ) from exc
+        result: Payload = _from_botocore(reply)
+        return result
+
+    async def close(self) -> None:
+        """Close the aiobotocore client and its connection pool."""
+        self._closed = True
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()

@@ -1,0 +1,78 @@
+"""Developer and CI sessions: `python3 -m nox -s tests` is the test command; CI runs them all (.ci/run).
+
+Virtualenvs are made by uv (a session installs in seconds where pip takes half a minute).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+__all__ = ["bench", "demo", "lint", "tests", "tests_ddblocal", "typecheck"]
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+_PYTHON = "3.11"
+_ROOT = Path(__file__).parent
+# Pinned so a new release cannot fail CI on code nobody touched; bump them on purpose.
+_RUFF = "ruff==0.17.6"
+_MYPY = "mypy==2.4.1"
+# uv caches the wheel built from this directory by pyproject.toml alone; force a rebuild so a session
+# never tests yesterday's code.
+_PACKAGE = ("--reinstall-package", "aiotheory", ".[test]")
+_LINTED = ("aiotheory", "tests", "bench", "examples", "noxfile.py")
+
+
+@nox.session(python=_PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite on the embedded moto server, every DB test once per transport."""
+    session.install(*_PACKAGE)
+    session.run("pytest", "--backend=moto", *session.posargs, env={"AIOTHEORY_TEST_BACKEND": "moto"})
+
+
+@nox.session(name="tests-ddblocal", python=_PYTHON)
+def tests_ddblocal(session: nox.Session) -> None:
+    """Integration and conformance tests on AWS's DynamoDB Local (fetched into .cache/ on first use)."""
+    session.install(*_PACKAGE)
+    paths = [p for p in ("tests/integration", "tests/conformance") if (_ROOT / p).is_dir()]
+    env = {"AIOTHEORY_TEST_BACKEND": "ddblocal"}
+    session.run("pytest", *paths, "--backend=ddblocal", *session.posargs, env=env)
+
+
+@nox.session(python=_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff's rules and ruff's formatting."""
+    session.install(_RUFF)
+    paths = [p for p in _LINTED if (_ROOT / p).exists()]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+
+
+@nox.session(python=_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package and tests/typing (the files listed in pyproject's [tool.mypy])."""
+    session.install(*_PACKAGE, _MYPY)
+    session.run("mypy", "--strict", *session.posargs)
+
+
+@nox.session(python=_PYTHON)
+def demo(session: nox.Session) -> None:
+    """The README's quickstart against an embedded moto server it starts itself."""
+    session.install(*_PACKAGE)
+    session.run("python", "examples/quickstart.py")
+
+
+@nox.session(python=_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Every benchmark script in bench/; each prints its own table (figures, never pass/fail)."""
+    session.install(*_PACKAGE)
+    requirements = _ROOT / "bench" / "requirements.txt"
+    if requirements.is_file():
+        session.install("-r", str(requirements))
+    scripts = sorted(p for p in (_ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
+    if session.posargs:
+        scripts = [p for p in scripts if p.stem in session.posargs]
+    for script in scripts:
+        session.run("python", str(script.relative_to(_ROOT)))

@@ -1,0 +1,119 @@
+"""The DB facade without a server: payload shapes, validation before the network, lifecycle fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import pytest
+
+from aiotheory import DB, PK, SK, ConditionFailed, ItemNotFound, Model, UpdatedAt, ValidationError, Version
+from aiotheory.testing import FakeTransport, RecordingTransport
+
+
+class Payment(Model, table="payments"):
+    partner_id: Annotated[str, PK]
+    id: Annotated[str, SK]
+    amount: int
+    updated_at: Annotated[dt.datetime | None, UpdatedAt] = None
+    version: Annotated[int, Version] = 0
+    meta: dict[str, str] = {}
+
+
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+
+
+def _db(*responses: object) -> tuple[DB, RecordingTransport]:
+    recorder = RecordingTransport(FakeTransport(*responses))
+    return DB(transport=recorder, region="us-east-1", table_prefix="dev_", clock=lambda: NOW), recorder
+
+
+async def test_validation_errors_send_nothing() -> None:
+    db, recorder = _db()
+    with pytest.raises(ValidationError):
+        await db.get(Payment, "p1")  # sort key missing
+    with pytest.raises(ValidationError):
+        await db.get(Payment, "", "x")  # empty key value
+    with pytest.raises(ValidationError):
+        await db.put(Payment(partner_id="p1", id="x", amount=10**38 + 1))  # 39 significant digits
+    with pytest.raises(ValidationError):
+        await db.put(Payment(partner_id="p1", id="x", amount=1, meta={"blob": "x" * 410_000}))  # > 400 KB
+    with pytest.raises(ValidationError):
+        await db.update(Payment(partner_id="p1", id="x", amount=1), Payment.version.set(5))  # managed field
+    with pytest.raises(ValidationError):
+        await db.delete(Payment)  # no key
+    recorder.assert_nothing_sent()
+
+
+async def test_get_payload_uses_prefixed_table_and_key() -> None:
+    db, recorder = _db({"Item": {"partner_id": {"S": "p1"}, "id": {"S": "x"}, "amount": {"N": "5"}}})
+    got = await db.get(Payment, "p1", "x", consistent=True)
+    assert got.amount == 5 and got.version == 0
+    assert recorder.calls == [
+        (
+            "GetItem",
+            {
+                "TableName": "dev_payments",
+                "Key": {"partner_id": {"S": "p1"}, "id": {"S": "x"}},
+                "ConsistentRead": True,
+            },
+        )
+    ]
+
+
+async def test_get_raises_item_not_found_on_empty_reply() -> None:
+    db, _ = _db({})
+    with pytest.raises(ItemNotFound):
+        await db.get(Payment, "p1", "x")
+
+
+async def test_create_payload_guards_on_the_partition_key() -> None:
+    db, recorder = _db({})
+    written = await db.create(Payment(partner_id="p1", id="x", amount=1, version=7))
+    assert written.version == 0 and written.updated_at == NOW
+    op, payload = recorder.calls[0]
+    assert op == "PutItem"
+    assert payload["ConditionExpression"] == "attribute_not_exists(#n0)"
+    assert payload["ExpressionAttributeNames"] == {"#n0": "partner_id"}
+    assert payload["Item"]["version"] == {"N": "0"}
+    assert payload["Item"]["updated_at"] == {"S": "2026-01-02T03:04:05.678901Z"}
+
+
+async def test_update_payload_checks_and_bumps_version() -> None:
+    reply = {
+        "Attributes": {
+            "partner_id": {"S": "p1"},
+            "id": {"S": "x"},
+            "amount": {"N": "6"},
+            "version": {"N": "4"},
+        }
+    }
+    db, recorder = _db(reply)
+    new = await db.update(Payment(partner_id="p1", id="x", amount=1, version=3), Payment.amount.add(5))
+    assert new.amount == 6 and new.version == 4
+    _, payload = recorder.calls[0]
+    names = payload["ExpressionAttributeNames"]
+    values = payload["ExpressionAttributeValues"]
+    # every name and value is a placeholder, and none collide between update and condition
+    assert set(names.values()) == {"partner_id", "amount", "updated_at", "version"}
+    assert {"N": "3"} in values.values() and {"N": "4"} in values.values() and {"N": "5"} in values.values()
+    assert "attribute_exists" in payload["ConditionExpression"]
+    assert payload["ReturnValues"] == "ALL_NEW"
+
+
+async def test_update_maps_missing_item_to_item_not_found() -> None:
+    missing = ConditionFailed(
+        "The conditional request failed",
+        code="ConditionalCheckFailedException",
+        operation="UpdateItem",
+        body={},
+    )
+    db, _ = _db(missing)
+    with pytest.raises(ItemNotFound):
+        await db.update(Payment(partner_id="p1", id="x", amount=1), Payment.amount.add(5))
+
+
+async def test_db_construction_does_no_io_and_rejects_unknown_transport() -> None:
+    DB(region="us-east-1")  # nothing to await, nothing opened
+    with pytest.raises(ValidationError):
+        DB(transport="carrier-pigeon")  # type: ignore[arg-type]  # the point of the test
