@@ -52,6 +52,11 @@ if TYPE_CHECKING:
     from .model import UpdatedAt as UpdatedAt
     from .model import Version as Version
     from .retries import RetryPolicy as RetryPolicy
+    from .credentials import Credentials as Credentials
+    from .expr import Raw as Raw
+    from .expr import size as size
+    from .transact import Transaction as Transaction
+    from .transact import TransactionAction as TransactionAction
 
 __all__ = [
     "AccessDenied",
@@ -64,6 +69,7 @@ __all__ = [
     "ConditionFailed",
     "Converter",
     "CreatedAt",
+    "Credentials",
     "CredentialsError",
     "DB",
     "DeadlineExceeded",
@@ -78,6 +84,7 @@ __all__ = [
     "Model",
     "OmitEmpty",
     "PK",
+    "Raw",
     "ResourceInUse",
     "ResourceNotFound",
     "RetryPolicy",
@@ -86,6 +93,8 @@ __all__ = [
     "TTL",
     "TableSchemaMismatch",
     "Throttled",
+    "Transaction",
+    "TransactionAction",
     "TransactionCanceled",
     "TransportError",
     "UnprocessedItems",
@@ -95,6 +104,7 @@ __all__ = [
     "Version",
     "__version__",
     "deadline",
+    "size",
 ]
 
 _ERRORS: Final = (
@@ -144,6 +154,11 @@ _LAZY: Final[dict[str, str]] = {
     "Condition": "aiotheory.expr",
     "F": "aiotheory.expr",
     "Update": "aiotheory.expr",
+    "Raw": "aiotheory.expr",
+    "size": "aiotheory.expr",
+    "Credentials": "aiotheory.credentials",
+    "Transaction": "aiotheory.transact",
+    "TransactionAction": "aiotheory.transact",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

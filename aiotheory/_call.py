@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from .deadlines import applied
-from .errors import AwsError, TransportError
+from .errors import AwsError, TransportError, is_throttling
 
 if TYPE_CHECKING:
     from ._types import Payload
@@ -50,13 +50,23 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
     # must still say the write may have been applied.
     maybe_applied = False
     quota = policy.quota
+    limiter = policy.limiter
     attempt = 1
     started = time.perf_counter()
     while True:
+        if limiter is not None:
+            # adaptive mode: wait for a send token (bounded by the deadline like any other sleep)
+            wait = limiter.delay()
+            while wait > 0:
+                async with applied(operation, outcome_unknown=maybe_applied):
+                    await policy.sleep(wait)
+                wait = limiter.delay()
         try:
             async with applied(operation, outcome_unknown=write):
                 reply = await transport.send(operation, payload)
         except (AwsError, TransportError) as exc:
+            if limiter is not None:
+                limiter.update(isinstance(exc, AwsError) and is_throttling(exc.code))
             if write and isinstance(exc, TransportError) and exc.outcome_unknown:
                 maybe_applied = True
             if (
@@ -78,6 +88,8 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
                 await policy.sleep(delay)
             attempt += 1
             continue
+        if limiter is not None:
+            limiter.update(False)
         if quota is not None:
             quota.release(attempt > 1)
         if _log.isEnabledFor(logging.DEBUG):

@@ -70,7 +70,7 @@ class DB:
         credentials: object = None,
         session: object = None,
         table_prefix: str | None = None,
-        transport: TransportName | Transport = "botocore",
+        transport: TransportName | Transport = "lean",
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] = _utcnow,
     ) -> None:
@@ -321,28 +321,7 @@ class DB:
             ConditionFailed: `condition` or the version check did not hold.
         """
         schema = schema_of(type(item))
-        actions: list[Update] = list(updates)
-        if not actions and schema.version is None and schema.updated_at is None:
-            raise ValidationError(f"update of {type(item).__name__} needs at least one update action")
-        guard: Condition | None = None if upsert else Attr((schema.pk.stored,)).exists()
-        managed = {f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None}
-        for action in actions:
-            if action.path and action.path[0] in managed:
-                raise ValidationError(
-                    f"{type(item).__name__}: {action.path[0]!r} is managed by the library; do not update it"
-                )
-        if schema.updated_at is not None:
-            actions.append(_field_attr(item, schema.updated_at.field).set(self._clock()))
-        if schema.version is not None:
-            current = getattr(item, schema.version.field)
-            version_attr = _field_attr(item, schema.version.field)
-            check = version_attr == current
-            if upsert:
-                check = version_attr.not_exists() | check
-            guard = check if guard is None else guard & check
-            actions.append(version_attr.set(current + 1))
-        if condition is not None:
-            guard = condition if guard is None else guard & condition
+        actions, guard = _update_plan(schema, item, updates, condition, upsert, self._clock)
         params = Params()
         payload: Payload = {
             "TableName": self.table_prefix + schema.table,
@@ -400,9 +379,7 @@ class DB:
                 raise ValidationError("delete(item) takes no key arguments; use delete(Model, pk[, sk])")
             schema = schema_of(type(target))
             key = schema.key_of(target)
-            if schema.version is not None:
-                check = _field_attr(target, schema.version.field) == getattr(target, schema.version.field)
-                guard = check if guard is None else check & guard
+            guard = _version_guard(schema, target, condition)
         else:
             if pk is _MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
@@ -678,9 +655,57 @@ def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
     return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
 
 
-def _field_attr(item: Model, field: str) -> Attr[Any]:
-    attr: Attr[Any] = getattr(type(item), field)
+def _field_attr(schema: TableSchema[Any], field: str) -> Attr[Any]:
+    attr: Attr[Any] = getattr(schema.model, field)
     return attr
+
+
+def _update_plan(
+    schema: TableSchema[Any],
+    item: Model,
+    updates: Sequence[Update],
+    condition: Condition | None,
+    upsert: bool,
+    clock: Callable[[], _dt.datetime],
+) -> tuple[list[Update], Condition | None]:
+    """The actions and guard an update sends, shared by `DB.update` and `Transaction.update`.
+
+    Adds UpdatedAt and the version check + bump, guards against creating a partial item unless
+    `upsert`, and refuses user actions on library-managed fields (before any request).
+    """
+    name = type(item).__name__
+    actions: list[Update] = []
+    managed = {f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None}
+    for action in updates:
+        if not isinstance(action, Update):
+            raise ValidationError(f"update actions must be Update objects, got {type(action).__name__}")
+        if action.path and action.path[0] in managed:
+            raise ValidationError(f"{name}: {action.path[0]!r} is managed by the library; do not update it")
+        actions.append(action)
+    if not actions and schema.version is None and schema.updated_at is None:
+        raise ValidationError(f"update of {name} needs at least one update action")
+    guard: Condition | None = None if upsert else Attr((schema.pk.stored,)).exists()
+    if schema.updated_at is not None:
+        actions.append(_field_attr(schema, schema.updated_at.field).set(clock()))
+    if schema.version is not None:
+        current = getattr(item, schema.version.field)
+        version = _field_attr(schema, schema.version.field)
+        check = version == current
+        if upsert:
+            check = version.not_exists() | check
+        guard = check if guard is None else guard & check
+        actions.append(version.set(current + 1))
+    if condition is not None:
+        guard = condition if guard is None else guard & condition
+    return actions, guard
+
+
+def _version_guard(schema: TableSchema[Any], item: Model, condition: Condition | None) -> Condition | None:
+    """A delete's condition: the caller's, and the item's version when its model has one."""
+    if schema.version is None:
+        return condition
+    check: Condition = _field_attr(schema, schema.version.field) == getattr(item, schema.version.field)
+    return check if condition is None else check & condition
 
 
 def _key_schema(pk: Any, sk: Any) -> list[dict[str, str]]:
@@ -751,11 +776,11 @@ def _schema_differences(schema: TableSchema[Any], table: Payload) -> list[str]:
         if (got_pk, got_sk) != want:
             diffs.append(f"{where} keys are {(got_pk, got_sk)}, the model declares {want}")
             return
-        for k in (want_pk, want_sk):
-            if k is not None and types.get(k.stored) not in (None, k.type):
-                diffs.append(
-                    f"{where} key {k.stored!r} has type {types.get(k.stored)}, the model declares {k.type}"
-                )
+        diffs.extend(
+            f"{where} key {k.stored!r} has type {types.get(k.stored)}, the model declares {k.type}"
+            for k in (want_pk, want_sk)
+            if k is not None and types.get(k.stored) not in (None, k.type)
+        )
 
     compare("table", schema.pk, schema.sk, table.get("KeySchema", []))
     existing = {i["IndexName"]: ("GSI", i) for i in table.get("GlobalSecondaryIndexes") or []} | {

@@ -147,3 +147,83 @@ def test_policy_from_env_reads_the_process_environment(monkeypatch: pytest.Monke
 def test_policy_from_env_refuses_bad_values(environ: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         policy_from_env(environ)
+
+
+# ------------------------------------------------------------------------------- adaptive mode
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_is_free_until_the_first_throttle() -> None:
+    from aiotheory.retries import RateLimiter
+
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(100):
+        assert limiter.delay() == 0.0
+        limiter.update(False)
+        clock.now += 0.01
+    assert not limiter.enabled
+
+
+def test_rate_limiter_cuts_rate_on_throttle_and_recovers_along_cubic() -> None:
+    from aiotheory.retries import RateLimiter
+
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock)
+    # 100 requests/s for two seconds, so the measured send rate settles near 100/s
+    for _ in range(200):
+        limiter.update(False)
+        clock.now += 0.01
+    limiter.update(True)
+    assert limiter.enabled
+    throttled_rate = limiter.fill_rate
+    assert 0.5 < throttled_rate < 100 * 0.75  # cut to about 70% of what was being sent
+    # once the bucket is drained (the clock stands still), callers wait at most 1/rate s for a token
+    for _ in range(int(throttled_rate) + 2):
+        wait = limiter.delay()
+        if wait > 0:
+            break
+    assert 0 < wait <= 1 / throttled_rate + 1e-9
+    # successes after the throttle raise the rate again (cubic growth past the inflection point)
+    for _ in range(500):  # five more seconds of steady successful sends
+        clock.now += 0.01
+        limiter.update(False)
+    assert limiter.fill_rate > throttled_rate
+
+
+async def test_adaptive_call_waits_for_tokens_after_throttling() -> None:
+    from aiotheory._call import call
+    from aiotheory.retries import RateLimiter
+    from aiotheory.testing import FakeTransport, FaultTransport, Throttle
+
+    clock = _Clock()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    policy = RetryPolicy(
+        mode="adaptive", max_attempts=3, limiter=RateLimiter(clock=clock), sleep=sleep, random=lambda: 0.0
+    )
+    replies = [{} for _ in range(40)]
+    transport = FaultTransport(FakeTransport(*replies), Throttle(op="GetItem", times=2))
+    for _ in range(20):
+        await call(transport, "GetItem", {"TableName": "t"}, policy)
+        clock.now += 0.001
+    assert policy.limiter is not None and policy.limiter.enabled
+    # after the throttles, later sends had to wait for tokens: the rate limiter slept, not just backoff
+    assert any(s > 0 for s in slept)
+
+
+def test_policy_from_env_adaptive_mode_gets_a_limiter() -> None:
+    policy = policy_from_env({"AWS_RETRY_MODE": "adaptive", "AWS_MAX_ATTEMPTS": "3"})
+    assert policy.mode == "adaptive" and policy.max_attempts == 3 and policy.limiter is not None
+    assert policy_from_env({}).limiter is None

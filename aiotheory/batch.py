@@ -1,0 +1,418 @@
+"""Batch reads and writes: chunked to DynamoDB's limits, run concurrently under a bound, and retried
+until DynamoDB has done all of it, or raising UnprocessedItems with exactly the work it did not do.
+
+Every request goes through the DB's one call function; backoff sleeps run under the deadline scope.
+Knows models and the DB facade; knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import anyio
+
+from .deadlines import applied
+from .errors import AwsError, DeadlineExceeded, TransportError, UnprocessedItems, ValidationError
+from .expr import Params, render_projection
+from .model import Model, schema_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from ._types import AttributeValue, Item, Payload
+    from .db import DB
+    from .expr import Attr
+    from .model import TableSchema
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_ROUNDS",
+    "MAX_BATCH_GET",
+    "MAX_BATCH_WRITE",
+    "batch_get",
+    "batch_write",
+    "key_id",
+    "key_item",
+]
+
+M = TypeVar("M", bound=Model)
+
+#: BatchGetItem: at most 100 keys per request.
+MAX_BATCH_GET: Final = 100
+#: BatchWriteItem: at most 25 put/delete requests per request.
+MAX_BATCH_WRITE: Final = 25
+#: Requests of one batch in flight at once: enough to hide latency, few enough not to provoke throttling.
+DEFAULT_CONCURRENCY: Final = 8
+#: Rounds per chunk (the first request plus retries of what came back unprocessed or throttled).
+DEFAULT_ROUNDS: Final = 10
+
+_GET: Final = "BatchGetItem"
+_WRITE: Final = "BatchWriteItem"
+
+
+# ------------------------------------------------------------------------------------------ keys
+
+
+def key_item(schema: TableSchema[Any], key: object) -> Item:
+    """The key item for a batch key: a `pk` value, or a `(pk, sk)` tuple for a table with a sort key."""
+    if schema.sk is None:
+        if isinstance(key, tuple):
+            if len(key) != 1:
+                raise ValidationError(
+                    f"{schema.model.__name__}: table {schema.table!r} has no sort key; "
+                    f"give pk values, not {len(key)}-tuples"
+                )
+            key = key[0]
+        return schema.key(key)
+    if not isinstance(key, tuple) or len(key) != 2:
+        raise ValidationError(
+            f"{schema.model.__name__}: table {schema.table!r} has a sort key; give keys as (pk, sk) tuples"
+        )
+    return schema.key(key[0], key[1])
+
+
+def _scalar(av: AttributeValue) -> object:
+    ((tag, value),) = av.items()
+    if tag == "N":
+        # DynamoDB answers numbers in its own normal form ("1.50" comes back as "1.5").
+        try:
+            return ("N", Decimal(value))
+        except InvalidOperation:
+            return ("N", value)
+    return (tag, value)
+
+
+def key_id(schema: TableSchema[Any], item: Item) -> tuple[object, ...]:
+    """A hashable identity of the key inside `item` (a key item or a whole item)."""
+    pk = _scalar(item[schema.pk.stored])
+    if schema.sk is None:
+        return (pk,)
+    return (pk, _scalar(item[schema.sk.stored]))
+
+
+# ------------------------------------------------------------------------------------------ rounds
+
+
+class _Rounds:
+    """What one batch call shares across its chunk tasks: the limiter, the policy, and what failed.
+
+    A chunk's failure is recorded here instead of raised, so one chunk running out of time or retries
+    never cancels the others: every chunk ends knowing which of its work was done.
+    """
+
+    __slots__ = ("cause", "db", "failed", "limiter", "operation", "rounds", "unknown")
+
+    def __init__(self, db: DB, operation: str, concurrency: int, rounds: int) -> None:
+        if concurrency < 1:
+            raise ValidationError("batch concurrency must be at least 1")
+        if rounds < 1:
+            raise ValidationError("batch rounds must be at least 1")
+        self.db = db
+        self.operation = operation
+        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.rounds = rounds
+        self.failed: list[int] = []  # positions (in the call's unique work list) not done
+        self.unknown = 0  # how many of `failed` were in flight when the deadline struck
+        self.cause: BaseException | None = None
+
+    def fail(self, positions: Iterable[int], cause: BaseException | None) -> None:
+        before = len(self.failed)
+        self.failed.extend(positions)
+        if isinstance(cause, DeadlineExceeded) and cause.outcome_unknown:
+            self.unknown += len(self.failed) - before
+        if self.cause is None and cause is not None:
+            self.cause = cause
+
+    async def send(self, payload: Payload) -> Payload | BaseException:
+        """One request through the call function; a transient failure comes back as a value.
+
+        A request still failing after the call function's own retries with a throttle, a 5xx or a
+        wire error counts as a round in which nothing was processed; other errors end the chunk.
+        """
+        try:
+            async with self.limiter:
+                return await self.db._call(self.operation, payload)
+        except (AwsError, TransportError, DeadlineExceeded) as exc:
+            return exc
+
+    def retryable(self, error: BaseException) -> bool:
+        return not isinstance(error, DeadlineExceeded) and self.db._retry.retryable(error)
+
+    async def backoff(self, attempt: int) -> DeadlineExceeded | None:
+        """Full-jitter backoff before round `attempt + 1`, under the deadline; the expiry is returned."""
+        policy = self.db._retry
+        try:
+            async with applied(self.operation):
+                await policy.sleep(policy.backoff(attempt))
+        except DeadlineExceeded as exc:
+            return exc
+        return None
+
+    def error(self, what: str, total: int, items: list[Any]) -> UnprocessedItems:
+        reason = "the deadline ran out"
+        cause = self.cause
+        if isinstance(cause, AwsError):
+            reason = f"{cause.code} after retries"
+        elif isinstance(cause, TransportError):
+            reason = "the connection failed"
+        elif cause is None:
+            reason = f"still unprocessed after {self.rounds} rounds"
+        message = f"{self.operation}: {len(items)} of {total} {what} not done ({reason})"
+        if self.unknown:
+            message += (
+                f"; {self.unknown} of them were in flight when the deadline struck and may have been applied"
+            )
+        return UnprocessedItems(message, items=items, operation=self.operation)
+
+
+# ------------------------------------------------------------------------------------------ batch_get
+
+
+class _GetRun:
+    """One batch_get call: its unique keys, its request template, and the raw items found."""
+
+    __slots__ = ("found", "keys", "rounds", "schema", "spec", "table")
+
+    def __init__(self, rounds: _Rounds, schema: TableSchema[Any], table: str, spec: Payload) -> None:
+        self.rounds = rounds
+        self.schema = schema
+        self.table = table
+        self.spec = spec
+        self.keys: list[Item] = []
+        self.found: dict[tuple[object, ...], Item] = {}
+
+    async def chunk(self, positions: list[int]) -> None:
+        rounds = self.rounds
+        schema = self.schema
+        index = {key_id(schema, self.keys[p]): p for p in positions}
+        pending = positions
+        attempt = 1
+        while True:
+            payload: Payload = {
+                "RequestItems": {self.table: {**self.spec, "Keys": [self.keys[p] for p in pending]}}
+            }
+            reply = await rounds.send(payload)
+            if isinstance(reply, BaseException):
+                if not rounds.retryable(reply) or attempt >= rounds.rounds:
+                    rounds.fail(pending, reply)
+                    return
+            else:
+                for item in reply.get("Responses", {}).get(self.table, ()):
+                    self.found[key_id(schema, item)] = item
+                left = (reply.get("UnprocessedKeys") or {}).get(self.table, {}).get("Keys") or ()
+                if not left:
+                    return
+                pending = [index[key_id(schema, k)] for k in left]
+                if attempt >= rounds.rounds:
+                    rounds.fail(pending, None)
+                    return
+            expired = await rounds.backoff(attempt)
+            if expired is not None:
+                rounds.fail(pending, expired)
+                return
+            attempt += 1
+
+
+async def batch_get(
+    db: DB,
+    model: type[M],
+    keys: Iterable[object],
+    *,
+    consistent: bool = False,
+    projection: Sequence[Attr[Any]] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rounds: int = DEFAULT_ROUNDS,
+) -> list[M | None]:
+    """Read many items by key; the result follows `keys` in order, None where no item has the key.
+
+    See `DB.batch_get`.
+    """
+    schema = schema_of(model)
+    if isinstance(keys, str | bytes):
+        raise ValidationError("batch_get takes a list of keys, not one key")
+    table = db.table_prefix + schema.table
+    run = _GetRun(_Rounds(db, _GET, concurrency, rounds), schema, table, {})
+    originals: list[object] = []  # the caller's key for each unique key, for UnprocessedItems
+    seen: dict[tuple[object, ...], int] = {}
+    order: list[int] = []
+    for key in keys:
+        item = key_item(schema, key)
+        kid = key_id(schema, item)
+        position = seen.get(kid)
+        if position is None:
+            position = seen[kid] = len(run.keys)
+            run.keys.append(item)
+            originals.append(key)
+        order.append(position)
+    if not run.keys:
+        return []
+    if consistent:
+        run.spec["ConsistentRead"] = True
+    if projection is not None:
+        # Replies come back unordered: the key attributes must be projected to put results in place.
+        wanted = list(projection)
+        paths = {attr.path for attr in wanted}
+        wanted.extend(
+            getattr(model, a.field)
+            for a in (schema.pk, schema.sk)
+            if a is not None and (a.stored,) not in paths
+        )
+        params = Params()
+        run.spec["ProjectionExpression"] = render_projection(wanted, params)
+        params.apply(run.spec)
+        run.spec.pop("ExpressionAttributeValues", None)
+    positions = list(range(len(run.keys)))
+    async with anyio.create_task_group() as tg:
+        for start in range(0, len(positions), MAX_BATCH_GET):
+            tg.start_soon(run.chunk, positions[start : start + MAX_BATCH_GET])
+    failed = run.rounds.failed
+    if failed:
+        failed.sort()
+        error = run.rounds.error("keys were", len(run.keys), [originals[p] for p in failed])
+        raise error from run.rounds.cause
+    decoded: list[M | None] = []
+    cache: dict[int, M | None] = {}
+    for position in order:
+        if position in cache:
+            decoded.append(cache[position])
+            continue
+        raw = run.found.get(key_id(schema, run.keys[position]))
+        value: M | None = None if raw is None else schema.decode(raw)
+        cache[position] = value
+        decoded.append(value)
+    return decoded
+
+
+# ------------------------------------------------------------------------------------------ batch_write
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    table: str
+    schema: TableSchema[Any]
+    request: Payload
+    origin: object
+
+
+class _WriteRun:
+    """One batch_write call: its validated writes, each with the caller's object for UnprocessedItems."""
+
+    __slots__ = ("rounds", "writes")
+
+    def __init__(self, rounds: _Rounds) -> None:
+        self.rounds = rounds
+        self.writes: list[_Write] = []
+
+    async def chunk(self, positions: list[int]) -> None:
+        rounds = self.rounds
+        writes = self.writes
+        schemas: dict[str, TableSchema[Any]] = {}
+        index: dict[tuple[str, tuple[object, ...]], int] = {}
+        for p in positions:
+            w = writes[p]
+            schemas[w.table] = w.schema
+            index[(w.table, key_id(w.schema, _request_key(w.request)))] = p
+        pending = positions
+        attempt = 1
+        while True:
+            request_items: dict[str, list[Payload]] = {}
+            for p in pending:
+                w = writes[p]
+                request_items.setdefault(w.table, []).append(w.request)
+            reply = await rounds.send({"RequestItems": request_items})
+            if isinstance(reply, BaseException):
+                if not rounds.retryable(reply) or attempt >= rounds.rounds:
+                    rounds.fail(pending, reply)
+                    return
+            else:
+                left = reply.get("UnprocessedItems") or {}
+                back = [
+                    index[(table, key_id(schemas[table], _request_key(request)))]
+                    for table, requests in left.items()
+                    for request in requests
+                ]
+                if not back:
+                    return
+                pending = sorted(back)
+                if attempt >= rounds.rounds:
+                    rounds.fail(pending, None)
+                    return
+            expired = await rounds.backoff(attempt)
+            if expired is not None:
+                rounds.fail(pending, expired)
+                return
+            attempt += 1
+
+
+def _request_key(request: Payload) -> Item:
+    put = request.get("PutRequest")
+    if put is not None:
+        item: Item = put["Item"]
+        return item
+    key: Item = request["DeleteRequest"]["Key"]
+    return key
+
+
+def _delete_key(target: object) -> tuple[TableSchema[Any], Item]:
+    if isinstance(target, Model):
+        schema = schema_of(type(target))
+        return schema, schema.key_of(target)
+    if isinstance(target, tuple) and len(target) in (2, 3) and isinstance(target[0], type):
+        schema = schema_of(target[0])
+        return schema, schema.key(*target[1:])
+    raise ValidationError(
+        "batch_write(delete=...) takes model instances or (Model, pk[, sk]) tuples, "
+        f"not {type(target).__name__}"
+    )
+
+
+async def batch_write(
+    db: DB,
+    *,
+    put: Iterable[M] = (),
+    delete: Iterable[object] = (),
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rounds: int = DEFAULT_ROUNDS,
+) -> list[M]:
+    """Write many puts and deletes; returns the put items as written. See `DB.batch_write`."""
+    run = _WriteRun(_Rounds(db, _WRITE, concurrency, rounds))
+    writes = run.writes
+    written: list[M] = []
+    seen: set[tuple[str, tuple[object, ...]]] = set()
+    for original in put:
+        if not isinstance(original, Model):
+            raise ValidationError(
+                f"batch_write(put=...) takes model instances, not {type(original).__name__}"
+            )
+        schema = schema_of(type(original))
+        item = db._stamped(original, schema, creating=False)
+        encoded = schema.encode(item)
+        table = db.table_prefix + schema.table
+        ident = (table, key_id(schema, encoded))
+        if ident in seen:
+            raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
+        seen.add(ident)
+        writes.append(_Write(table, schema, {"PutRequest": {"Item": encoded}}, original))
+        written.append(item)
+    for target in delete:
+        schema, key = _delete_key(target)
+        table = db.table_prefix + schema.table
+        ident = (table, key_id(schema, key))
+        if ident in seen:
+            raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
+        seen.add(ident)
+        writes.append(_Write(table, schema, {"DeleteRequest": {"Key": key}}, target))
+    if not writes:
+        return written
+    positions = list(range(len(writes)))
+    async with anyio.create_task_group() as tg:
+        for start in range(0, len(positions), MAX_BATCH_WRITE):
+            tg.start_soon(run.chunk, positions[start : start + MAX_BATCH_WRITE])
+    failed = run.rounds.failed
+    if failed:
+        failed.sort()
+        error = run.rounds.error("writes were", len(writes), [writes[p].origin for p in failed])
+        raise error from run.rounds.cause
+    return written

@@ -1,0 +1,341 @@
+"""Transactions: writes recorded by a `Transaction` and sent as one TransactWriteItems, and TransactGetItems.
+
+Recording is sync and checks DynamoDB's rules at once (100 actions, one action per item); the commit
+goes through the DB's one call function with an idempotency token. Knows models, expressions and the
+DB facade; knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
+
+from .batch import key_id, key_item
+from .db import _update_plan, _version_guard
+from .errors import CancellationReason, TransactionCanceled, ValidationError
+from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
+from .model import Model, schema_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from types import TracebackType
+
+    from ._types import Item, Payload
+    from .db import DB
+    from .model import TableSchema
+
+__all__ = ["MAX_TRANSACT_ITEMS", "Transaction", "TransactionAction", "transact_get"]
+
+M = TypeVar("M", bound=Model)
+
+#: TransactWriteItems / TransactGetItems: at most 100 actions, each on a different item.
+MAX_TRANSACT_ITEMS: Final = 100
+
+_MISSING: Final[Any] = object()
+
+ActionKind = Literal["put", "create", "update", "delete", "check"]
+_WIRE: Final[dict[str, str]] = {
+    "put": "Put",
+    "create": "Put",
+    "update": "Update",
+    "delete": "Delete",
+    "check": "ConditionCheck",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionAction:
+    """One action as the caller added it; `TransactionCanceled.reasons[i].action` points back to it.
+
+    `condition` is the whole condition sent (the caller's, plus the library's version, existence and
+    create guards), `key` the stored key, `item` the model instance the action was given (for put and
+    create: the item as written), or None for an action built from a key.
+    """
+
+    index: int
+    kind: ActionKind
+    model: type[Model]
+    table: str
+    key: Item
+    condition: Condition | None = None
+    item: Model | None = None
+
+
+class _Canceled(TransactionCanceled):
+    """TransactionCanceled whose reasons point to the actions the caller added, in that order."""
+
+    _linked: list[CancellationReason]
+
+    @property
+    def reasons(self) -> list[CancellationReason]:
+        return self._linked
+
+
+class Transaction:
+    """Writes recorded now and sent together on exit of `async with db.transaction() as tx:`.
+
+    Nothing is sent when the block raises or recorded nothing. `token` is the ClientRequestToken: the
+    call function resends the same payload on a transient failure, so DynamoDB applies a retried commit
+    once (within its 10-minute idempotency window). Pass your own token to make a retry across
+    processes idempotent too.
+    """
+
+    __slots__ = ("_actions", "_db", "_keys", "_payloads", "_state", "token")
+
+    def __init__(self, db: DB, *, token: str | None = None) -> None:
+        if token is not None and not 1 <= len(token) <= 36:
+            raise ValidationError("a ClientRequestToken has 1 to 36 characters")
+        self._db = db
+        self.token = token if token is not None else str(uuid.uuid4())
+        self._actions: list[TransactionAction] = []
+        self._payloads: list[Payload] = []
+        self._keys: set[tuple[str, tuple[object, ...]]] = set()
+        self._state: Literal["open", "done"] = "open"
+
+    @property
+    def actions(self) -> tuple[TransactionAction, ...]:
+        """The actions recorded so far, in order."""
+        return tuple(self._actions)
+
+    # ------------------------------------------------------------------------------ recording
+
+    def put(self, item: M, *, condition: Condition | None = None) -> M:
+        """Record a put; returns `item` as it will be written (UpdatedAt set, CreatedAt kept or set)."""
+        schema = schema_of(type(item))
+        written = self._db._stamped(item, schema, creating=False)
+        self._add_put("put", schema, written, condition)
+        return written
+
+    def create(self, item: M, *, condition: Condition | None = None) -> M:
+        """Record a put that fails the transaction if the key holds an item; Version written as 0."""
+        schema = schema_of(type(item))
+        written = self._db._stamped(item, schema, creating=True)
+        guard: Condition = Attr((schema.pk.stored,)).not_exists()
+        self._add_put("create", schema, written, guard if condition is None else guard & condition)
+        return written
+
+    def update(
+        self, item: Model, *updates: Update, condition: Condition | None = None, upsert: bool = False
+    ) -> None:
+        """Record an update of the stored item with `item`'s key, with `db.update`'s version rules.
+
+        Without `upsert`, a missing item cancels the transaction (its reason is ConditionalCheckFailed
+        with no old item).
+        """
+        schema = schema_of(type(item))
+        actions, guard = _update_plan(schema, item, updates, condition, upsert, self._db._clock)
+        key = schema.key_of(item)
+        params = Params()
+        body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
+        self._add("update", schema, key, guard, item, body, params)
+
+    def delete(
+        self,
+        target: Model | type[Model],
+        pk: object = _MISSING,
+        sk: object = _MISSING,
+        /,
+        *,
+        condition: Condition | None = None,
+    ) -> None:
+        """Record a delete, by instance (conditioned on its Version) or by model class and key."""
+        guard = condition
+        item: Model | None = None
+        if isinstance(target, Model):
+            if pk is not _MISSING:
+                raise ValidationError(
+                    "tx.delete(item) takes no key arguments; use tx.delete(Model, pk[, sk])"
+                )
+            schema = schema_of(type(target))
+            key = schema.key_of(target)
+            item = target
+            guard = _version_guard(schema, target, condition)
+        else:
+            if pk is _MISSING:
+                raise ValidationError("tx.delete(Model, ...) needs the key: tx.delete(Model, pk[, sk])")
+            schema = schema_of(target)
+            key = schema.key(pk, sk)
+        self._add("delete", schema, key, guard, item, {"Key": key}, Params())
+
+    def check(self, target: Model | type[Model], *args: object) -> None:
+        """Record a condition that must hold on an item the transaction does not write.
+
+        Spelled `tx.check(item, condition)` or `tx.check(Model, pk[, sk], condition)`.
+        """
+        if not args or not isinstance(args[-1], Condition):
+            raise ValidationError("tx.check needs a condition as its last argument")
+        condition: Condition = args[-1]
+        key_args = args[:-1]
+        item: Model | None = None
+        if isinstance(target, Model):
+            if key_args:
+                raise ValidationError("tx.check(item, condition) takes no key arguments")
+            schema = schema_of(type(target))
+            key = schema.key_of(target)
+            item = target
+        else:
+            if not 1 <= len(key_args) <= 2:
+                raise ValidationError("tx.check(Model, pk[, sk], condition) needs the key")
+            schema = schema_of(target)
+            key = schema.key(*key_args)
+        self._add("check", schema, key, condition, item, {"Key": key}, Params())
+
+    def _add_put(
+        self, kind: ActionKind, schema: TableSchema[Any], item: Model, guard: Condition | None
+    ) -> None:
+        encoded = schema.encode(item)
+        key = schema.key_of(item)
+        self._add(kind, schema, key, guard, item, {"Item": encoded}, Params())
+
+    def _add(
+        self,
+        kind: ActionKind,
+        schema: TableSchema[Any],
+        key: Item,
+        guard: Condition | None,
+        item: Model | None,
+        body: Payload,
+        params: Params,
+    ) -> None:
+        if self._state != "open":
+            raise ValidationError("this transaction was already sent; start a new one")
+        if kind == "check" and guard is None:
+            raise ValidationError("a condition check needs a condition")
+        table = self._db.table_prefix + schema.table
+        if len(self._actions) >= MAX_TRANSACT_ITEMS:
+            raise ValidationError(f"TransactWriteItems: at most {MAX_TRANSACT_ITEMS} actions per transaction")
+        ident = (table, key_id(schema, key))
+        if ident in self._keys:
+            raise ValidationError(f"TransactWriteItems: one item of {table} appears in two actions")
+        body["TableName"] = table
+        if guard is not None:
+            body["ConditionExpression"] = render_condition(guard, params)
+            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        params.apply(body)
+        self._keys.add(ident)
+        self._payloads.append({_WIRE[kind]: body})
+        self._actions.append(
+            TransactionAction(
+                index=len(self._actions),
+                kind=kind,
+                model=schema.model,
+                table=table,
+                key=key,
+                condition=guard,
+                item=item,
+            )
+        )
+
+    # ------------------------------------------------------------------------------ sending
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if et is not None:
+            self._state = "done"
+            return
+        await self.commit()
+
+    async def commit(self) -> None:
+        """Send the recorded actions as one TransactWriteItems (nothing when none were recorded).
+
+        Raises:
+            TransactionCanceled: DynamoDB canceled it; `.reasons[i].action` is the i-th recorded action.
+            ValidationError: the transaction was already sent.
+        """
+        if self._state != "open":
+            raise ValidationError("this transaction was already sent; start a new one")
+        self._state = "done"
+        if not self._payloads:
+            return
+        payload: Payload = {"TransactItems": self._payloads, "ClientRequestToken": self.token}
+        try:
+            await self._db._call("TransactWriteItems", payload)
+        except TransactionCanceled as exc:
+            raise _linked(exc, self._actions) from None
+
+
+def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _Canceled:
+    reasons = [
+        dataclasses.replace(reason, action=actions[reason.index] if reason.index < len(actions) else None)
+        for reason in exc.reasons
+    ]
+    linked = _Canceled(
+        exc.message,
+        code=exc.code,
+        operation=exc.operation,
+        status=exc.status,
+        request_id=exc.request_id,
+        body=exc.body,
+    )
+    linked._linked = reasons
+    return linked.with_traceback(exc.__traceback__)
+
+
+# ------------------------------------------------------------------------------------------ reads
+
+
+def _target(target: object) -> tuple[TableSchema[Any], Item]:
+    if isinstance(target, Model):
+        schema = schema_of(type(target))
+        return schema, schema.key_of(target)
+    if isinstance(target, tuple) and len(target) in (2, 3) and isinstance(target[0], type):
+        schema = schema_of(target[0])
+        return schema, key_item(schema, target[1:] if len(target) == 3 else target[1])
+    raise ValidationError(
+        f"transact_get takes model instances or (Model, pk[, sk]) tuples, not {type(target).__name__}"
+    )
+
+
+async def transact_get(
+    db: DB,
+    model: type[Model] | None,
+    keys: Iterable[object],
+    *,
+    projection: Sequence[Attr[Any]] | None = None,
+) -> list[Any]:
+    """One TransactGetItems: decoded models (None where absent), in the order asked. See `DB.transact_get`.
+
+    With `model`, `keys` are its `pk` values or `(pk, sk)` tuples; without, they are instances or
+    `(Model, pk[, sk])` tuples of any models.
+    """
+    if model is not None:
+        if isinstance(keys, str | bytes):
+            raise ValidationError("transact_get(Model, keys) takes a list of keys, not one key")
+        schema = schema_of(model)
+        targets = [(schema, key_item(schema, key)) for key in keys]
+    else:
+        if projection is not None:
+            raise ValidationError(
+                "transact_get: a projection needs one model: transact_get(Model, keys, projection=...)"
+            )
+        targets = [_target(target) for target in keys]
+    if len(targets) > MAX_TRANSACT_ITEMS:
+        raise ValidationError(f"TransactGetItems: at most {MAX_TRANSACT_ITEMS} items per call")
+    shown: Payload = {}
+    if projection is not None:
+        params = Params()
+        shown["ProjectionExpression"] = render_projection(projection, params)
+        params.apply(shown)
+    items: list[Payload] = []
+    seen: set[tuple[str, tuple[object, ...]]] = set()
+    for schema, key in targets:
+        table = db.table_prefix + schema.table
+        ident = (table, key_id(schema, key))
+        if ident in seen:
+            raise ValidationError(f"TransactGetItems: one item of {table} is read twice")
+        seen.add(ident)
+        items.append({"Get": {"TableName": table, "Key": key, **shown}})
+    if not items:
+        return []
+    reply = await db._call("TransactGetItems", {"TransactItems": items})
+    out: list[Any] = []
+    for (schema, _), response in zip(targets, reply.get("Responses") or [], strict=True):
+        raw = response.get("Item")
+        out.append(None if raw is None else schema.decode(raw))
+    return out

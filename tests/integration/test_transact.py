@@ -1,0 +1,165 @@
+"""Transactions end to end: all-or-nothing, reasons linked to actions, idempotent retried commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Annotated
+
+import pytest
+
+from aiotheory import DB, PK, SK, F, Model, TransactionCanceled, Version
+from aiotheory.errors import TransportError
+
+if TYPE_CHECKING:
+    from aiotheory._types import Payload
+    from aiotheory.testing import Backend, MakeTable
+    from aiotheory.transport.base import Transport
+
+
+class Account(Model, table="tx_accounts"):
+    id: Annotated[str, PK]
+    balance: int = 0
+    status: str = "open"
+    version: Annotated[int, Version] = 0
+
+
+class Counter(Model, table="tx_counters"):
+    name: Annotated[str, PK]
+    shard: Annotated[int, SK]
+    hits: int = 0
+
+
+class LostReply:
+    """Sends the first TransactWriteItems to DynamoDB, then loses the reply as a dropped connection would.
+
+    The call function resends the very same payload, ClientRequestToken included.
+    """
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    async def send(self, operation: str, payload: Payload, /) -> Payload:
+        reply = await self.inner.send(operation, payload)
+        if operation == "TransactWriteItems" and not self.lost:
+            self.lost += 1
+            raise TransportError(
+                "connection reset", operation=operation, retryable=True, outcome_unknown=True
+            )
+        return reply
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_transaction_applies_all_actions_together(db: DB, make_table: MakeTable) -> None:
+    await make_table(Account, Counter)
+    a = await db.create(Account(id="a", balance=10))
+    b = await db.create(Account(id="b", balance=0))
+    async with db.transaction() as tx:
+        tx.update(a, F(Account.balance).add(-4))
+        tx.update(b, F(Account.balance).add(4))
+        tx.put(Counter(name="transfers", shard=0, hits=1))
+        tx.check(Account, "c", F(Account.status).not_exists())
+    got = await db.transact_get((Account, "a"), (Account, "b"), (Counter, "transfers", 0), (Counter, "x", 1))
+    a2, b2, counter, missing = got
+    assert isinstance(a2, Account) and (a2.balance, a2.version) == (6, 1)
+    assert isinstance(b2, Account) and (b2.balance, b2.version) == (4, 1)
+    assert isinstance(counter, Counter) and counter.hits == 1
+    assert missing is None
+    assert await db.transact_get(Account, ["b", "a"]) == [b2, a2]
+
+
+async def test_failing_condition_rolls_back_all_and_names_the_failing_action(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Account, Counter)
+    b = await db.create(Account(id="b", balance=5))
+    c = await db.create(Account(id="c", status="frozen"))
+    tx = db.transaction()
+    tx.create(Account(id="new", balance=1))
+    tx.update(b, F(Account.balance).add(-5))
+    tx.check(c, F(Account.status) == "open")
+    with pytest.raises(TransactionCanceled) as caught:
+        await tx.commit()
+    reasons = caught.value.reasons
+    assert [r.code for r in reasons] == [None, None, "ConditionalCheckFailed"]
+    failed = reasons[2]
+    assert failed.action is tx.actions[2]
+    assert failed.action.kind == "check" and failed.action.model is Account and failed.action.item is c
+    assert failed.action.key == {"id": {"S": "c"}}
+    assert failed.item is not None and failed.item["status"] == {"S": "frozen"}  # the old item
+    assert await db.find(Account, "new") is None
+    assert await db.get(Account, "b") == b  # balance and version untouched
+
+
+async def test_stale_version_inside_a_transaction_cancels_it(db: DB, make_table: MakeTable) -> None:
+    await make_table(Account)
+    stale = await db.create(Account(id="a"))
+    await db.update(stale, F(Account.balance).add(1))
+    with pytest.raises(TransactionCanceled) as caught:
+        async with db.transaction() as tx:
+            tx.update(stale, F(Account.balance).add(100))
+    (reason,) = caught.value.reasons
+    assert reason.code == "ConditionalCheckFailed"
+    assert reason.item is not None and reason.item["version"] == {"N": "1"}
+    assert (await db.get(Account, "a")).balance == 1
+
+
+async def test_nothing_is_written_when_the_block_raises(db: DB, make_table: MakeTable) -> None:
+    await make_table(Account)
+    with pytest.raises(KeyError):  # noqa: PT012  # the error must be raised inside the block
+        async with db.transaction() as tx:
+            tx.put(Account(id="a"))
+            raise KeyError("abandon")
+    assert await db.find(Account, "a") is None
+
+
+@pytest.mark.ddblocal_only  # moto ignores ClientRequestToken (TESTING.md)
+async def test_retried_commit_with_the_same_token_applies_once(db: DB, make_table: MakeTable) -> None:
+    await make_table(Counter)
+    await db.put(Counter(name="n", shard=1))
+    lossy = LostReply(db.transport)
+    retrying = DB(
+        region=db.region, endpoint_url=db.endpoint_url, table_prefix=db.table_prefix, transport=lossy
+    )
+    async with retrying.transaction() as tx:
+        tx.update(Counter(name="n", shard=1), F(Counter.hits).add(1))
+    assert lossy.lost == 1  # the first reply was lost and the call function resent the commit
+    assert (await db.get(Counter, "n", 1)).hits == 1
+
+
+@pytest.mark.ddblocal_only  # moto ignores ClientRequestToken (TESTING.md)
+async def test_a_second_commit_with_a_callers_token_is_not_applied_again(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Counter)
+    await db.put(Counter(name="n", shard=1))
+    token = f"order-42-{uuid.uuid4().hex[:16]}"  # tokens outlive the test's tables for 10 minutes
+    for _ in range(2):
+        async with db.transaction(token=token) as tx:
+            tx.update(Counter(name="n", shard=1), F(Counter.hits).add(1))
+    assert (await db.get(Counter, "n", 1)).hits == 1
+
+
+@pytest.mark.moto_only
+async def test_moto_applies_a_reused_token_twice_which_is_why_the_token_tests_need_dynamodb_local(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Counter)
+    await db.put(Counter(name="n", shard=1))
+    for _ in range(2):
+        async with db.transaction(token="same") as tx:
+            tx.update(Counter(name="n", shard=1), F(Counter.hits).add(1))
+    assert (await db.get(Counter, "n", 1)).hits == 2
+
+
+async def test_transact_get_reads_a_consistent_snapshot_with_projection(
+    db: DB, make_table: MakeTable, backend: Backend
+) -> None:
+    await make_table(Account)
+    await db.create(Account(id="a", balance=3, status="x"))
+    (got,) = await db.transact_get(Account, ["a"], projection=[F(Account.id), F(Account.balance)])
+    assert got is not None and got.balance == 3
+    if backend.name == "ddblocal":  # moto ignores ProjectionExpression in TransactGetItems
+        assert got.status == "open"  # not fetched: the default
