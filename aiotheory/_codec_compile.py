@@ -430,15 +430,16 @@ class _Set:
     def enc(self, v: set[Any]) -> AttributeValue:
         if not v:
             raise ValidationError(_c._EMPTY_SET)
+        # Sorted, so one set always encodes to the same bytes (stable payloads, goldens, signatures).
         text = self._text
-        return {self._tag: list(v) if text is None else [text(x) for x in v]}
+        return {self._tag: sorted(v) if text is None else [text(x) for x in sorted(v)]}
 
     def enc_int(self, v: set[int]) -> AttributeValue:
         if not v:
             raise ValidationError(_c._EMPTY_SET)
         if not (min(v) > _c._INT_LOW and max(v) < _c._INT_HIGH):
             return self.enc(v)
-        return {"NS": list(map(int.__repr__, v))}
+        return {"NS": list(map(int.__repr__, sorted(v)))}
 
     def dec(self, av: AttributeValue) -> set[Any] | frozenset[Any]:
         parse = self._parse

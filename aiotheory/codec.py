@@ -328,12 +328,13 @@ def _enc_dyn_set(v: set[object] | frozenset[object]) -> AttributeValue:
     if not v:
         raise ValidationError(_EMPTY_SET)
     kinds = {type(x) for x in v}
+    # Sorted, so one set always encodes to the same bytes (stable payloads, goldens, signatures).
     if kinds <= {str}:
-        return {"SS": list(v)}
+        return {"SS": sorted(v)}
     if kinds <= {bytes}:
-        return {"BS": [_b64(x) for x in v]}  # type: ignore[arg-type]  # every element is bytes
+        return {"BS": [_b64(x) for x in sorted(v)]}  # type: ignore[type-var, arg-type]  # all bytes
     if not (kinds & {bool}) and all(issubclass(k, (int, Decimal, float)) for k in kinds):
-        return {"NS": [_number_text(x) for x in v]}
+        return {"NS": [_number_text(x) for x in sorted(v)]}  # type: ignore[type-var]  # all numbers
     raise ValidationError("a set must hold only strings, only numbers or only bytes")
 
 

@@ -1,0 +1,111 @@
+"""DynamoDB's limits, checked against the engine itself.
+
+Our codec refuses some values before any request (38 significant digits, the number range, 400 KB
+items, empty key values). These tests send the raw boundary payloads past our checks, straight through
+the call function, and assert that the real engine draws the line where our codec does. DynamoDB Local
+is the authority; moto is lax about limits (TESTING.md), so the engine-side halves are ddblocal_only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import pytest
+
+from aiotheory import DB, PK, AwsError, Model, ValidationError
+from aiotheory.codec import MAX_ITEM_BYTES, encode_value, item_size
+
+
+class Blob(Model, table="limits"):
+    id: Annotated[str, PK]
+    data: str = ""
+    n: Decimal = Decimal(0)
+
+
+async def _raw_put(db: DB, item: dict[str, object]) -> None:
+    await db._call("PutItem", {"TableName": db.table_name(Blob), "Item": item})
+
+
+def _item_of_size(total: int) -> dict[str, dict[str, str]]:
+    """An item of Blob's shape whose DynamoDB size (by our item_size) is exactly `total` bytes."""
+    from aiotheory.model import schema_of
+
+    base = schema_of(Blob).encode(Blob(id="k"))
+    item = {**base, "data": {"S": "x" * (total - item_size(base))}}
+    assert item_size(item) == total
+    return item
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("1" * 38, True),
+        ("1" * 39, False),
+        ("9.9999999999999999999999999999999999999E+125", True),
+        ("1E+126", False),
+        ("1E-130", True),
+        ("1E-131", False),
+        ("1" + "0" * 100, True),  # trailing zeros are not significant digits
+    ],
+)
+def test_codec_number_limits_match_dynamodb_rules(text: str, ok: bool) -> None:
+    if ok:
+        assert "N" in encode_value(Decimal(text))
+    else:
+        with pytest.raises(ValidationError):
+            encode_value(Decimal(text))
+
+
+@pytest.mark.ddblocal_only
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("1" * 38, True),
+        ("1" * 39, False),
+        ("9.9999999999999999999999999999999999999E+125", True),
+        ("1E+126", False),
+        ("1E-130", True),
+        ("1E-131", False),
+        ("1" + "0" * 100, True),
+    ],
+)
+async def test_engine_number_limits_match_the_codec(db: DB, make_table, text: str, ok: bool) -> None:
+    await make_table(Blob)
+    item = {"id": {"S": "k"}, "n": {"N": text}}
+    if ok:
+        await _raw_put(db, item)
+        got = await db.get(Blob, "k")
+        assert got.n == Decimal(text)
+    else:
+        with pytest.raises(AwsError) as info:
+            await _raw_put(db, item)
+        assert info.value.code == "ValidationException"
+
+
+def test_codec_rejects_items_over_400kb_and_accepts_the_boundary() -> None:
+    from aiotheory.model import schema_of
+
+    schema = schema_of(Blob)
+    at_limit = _item_of_size(MAX_ITEM_BYTES)
+    schema.encode(Blob(id="k", data=at_limit["data"]["S"]))
+    with pytest.raises(ValidationError):
+        schema.encode(Blob(id="k", data=at_limit["data"]["S"] + "x"))
+
+
+@pytest.mark.ddblocal_only
+async def test_engine_item_size_boundary_matches_item_size(db: DB, make_table) -> None:
+    await make_table(Blob)
+    await _raw_put(db, _item_of_size(MAX_ITEM_BYTES))  # exactly 400 KB by our formula: accepted
+    with pytest.raises(AwsError) as info:
+        await _raw_put(db, _item_of_size(MAX_ITEM_BYTES + 1))
+    assert info.value.code == "ValidationException"
+
+
+async def test_engine_rejects_empty_key_value_as_codec_does(db: DB, make_table) -> None:
+    await make_table(Blob)
+    with pytest.raises(ValidationError):
+        await db.get(Blob, "")
+    with pytest.raises(AwsError) as info:
+        await _raw_put(db, {"id": {"S": ""}})
+    assert info.value.code == "ValidationException"
