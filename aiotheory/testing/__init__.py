@@ -21,6 +21,9 @@ from ._fakes import ServerError as ServerError
 from ._fakes import Stall as Stall
 from ._fakes import Throttle as Throttle
 from ._fakes import Unprocessed as Unprocessed
+from ._runtime_api import Invocation as Invocation
+from ._runtime_api import LambdaProcess as LambdaProcess
+from ._runtime_api import RuntimeApi as RuntimeApi
 
 __all__ = [
     "Backend",
@@ -29,9 +32,12 @@ __all__ = [
     "FakeTransport",
     "Fault",
     "FaultTransport",
+    "Invocation",
+    "LambdaProcess",
     "MakeTable",
     "MotoServer",
     "RecordingTransport",
+    "RuntimeApi",
     "ServerError",
     "Stall",
     "Throttle",

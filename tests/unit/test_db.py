@@ -117,3 +117,30 @@ async def test_db_construction_does_no_io_and_rejects_unknown_transport() -> Non
     DB(region="us-east-1")  # nothing to await, nothing opened
     with pytest.raises(ValidationError):
         DB(transport="carrier-pigeon")  # type: ignore[arg-type]  # the point of the test
+
+
+async def test_cursor_secret_signs_every_cursor_the_db_hands_out() -> None:
+    page_reply = {
+        "Items": [{"partner_id": {"S": "p1"}, "id": {"S": "a"}, "amount": {"N": "1"}}],
+        "LastEvaluatedKey": {"partner_id": {"S": "p1"}, "id": {"S": "a"}},
+    }
+    recorder = RecordingTransport(FakeTransport(page_reply, {"Items": []}))
+    secret = "s" * 32
+    db = DB(transport=recorder, region="us-east-1", cursor_secret=secret)
+    page = await db.query(Payment).key(Payment.partner_id == "p1").page(size=1)
+    assert page.cursor is not None and "." in page.cursor  # payload "." signature
+    # the same DB accepts its own cursor and sends the start key it encodes
+    await db.query(Payment).key(Payment.partner_id == "p1").page(size=1, cursor=page.cursor)
+    assert recorder.calls[1][1]["ExclusiveStartKey"] == page_reply["LastEvaluatedKey"]
+    # a DB with another secret, or a forged cursor, is refused before any request
+    other = DB(transport=RecordingTransport(FakeTransport()), region="us-east-1", cursor_secret="t" * 32)
+    with pytest.raises(ValidationError):
+        await other.query(Payment).key(Payment.partner_id == "p1").page(cursor=page.cursor)
+    with pytest.raises(ValidationError):
+        await db.query(Payment).key(Payment.partner_id == "p1").page(cursor=page.cursor[:-3] + "AAA")
+    assert len(recorder.calls) == 2
+
+
+def test_cursor_secret_must_be_long_enough() -> None:
+    with pytest.raises(ValidationError):
+        DB(region="us-east-1", cursor_secret="short")

@@ -1,0 +1,321 @@
+"""The refreshing AssumeRole credential cache: a `CredentialProvider` with one refresh in flight.
+
+Credentials are refreshed ahead of expiry: in the advisory window one background refresh runs while
+callers keep the still-valid credentials; in the mandatory window callers wait for it. Time and
+jitter are injected. Imports the standard library and aiotheory's light modules; STS goes through
+the one call function (`_call.call`), so every AssumeRole runs under the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random as _random
+import time
+import weakref
+from typing import TYPE_CHECKING, Final
+
+from ._call import call
+from .errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
+from .retries import RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._types import Clock, Payload, RandomFn
+    from .credentials import CredentialProvider, Credentials
+    from .transport.base import Transport
+
+__all__ = [
+    "DEFAULT_ADVISORY_MARGIN",
+    "DEFAULT_MANDATORY_MARGIN",
+    "AssumeRoleProvider",
+    "invalidate_all",
+    "validate_margins",
+]
+
+#: Seconds before expiry at which one caller starts a background refresh (botocore uses 15 min,
+#: which a 900 s role can never satisfy: every call would refresh).
+DEFAULT_ADVISORY_MARGIN: Final = 300.0
+#: Seconds before expiry at which callers stop using the old credentials and wait for new ones.
+DEFAULT_MANDATORY_MARGIN: Final = 60.0
+#: STS accepts 900 s to 12 h (the role's own maximum may be lower).
+_MIN_DURATION: Final = 900
+_MAX_DURATION: Final = 43200
+#: After a failed background refresh, callers in the advisory window wait this long before the next
+#: attempt, so a failing STS is not hit by every call.
+_ADVISORY_RETRY_AFTER: Final = 5.0
+
+_log: Final = logging.getLogger("aiotheory.credentials")
+_LIVE: Final[weakref.WeakSet[AssumeRoleProvider]] = weakref.WeakSet()
+
+
+def invalidate_all() -> None:
+    """Forget every cached assumed-role credential in this process (SnapStart restore, moto reset)."""
+    for provider in list(_LIVE):
+        provider.reset()
+
+
+class AssumeRoleProvider:
+    """Temporary credentials of one role (and external id, region), from STS AssumeRole, cached.
+
+    Exactly one refresh is in flight at a time: concurrent callers share it. `get` is one clock read
+    and a comparison while the credentials are fresh.
+
+    Args:
+        base: who calls STS (the DB's own provider).
+        duration: requested session length in seconds (900-43200); expiry is taken from STS's answer.
+        advisory_margin: seconds before expiry where one caller refreshes in the background.
+        mandatory_margin: seconds before expiry where callers wait for new credentials.
+        jitter: fraction of the gap between the margins by which the refresh point moves later at
+            random, so many processes do not refresh at the same instant.
+        clock: wall-clock epoch seconds (STS expiry is wall-clock time).
+        sts: a fixed STS transport (tests); else `sts_factory` is called once per event loop, else the
+            lean `StsTransport` is made for `region` / `sts_endpoint_url`.
+        invalidate_grace: `invalidate()` right after a refresh is ignored for this many seconds: an
+            ExpiredToken for a request signed before that refresh says nothing of the new credentials.
+
+    Raises:
+        ValidationError: bad duration or margins (both below the duration, mandatory below advisory).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_advisory",
+        "_base",
+        "_clock",
+        "_creds",
+        "_endpoint_url",
+        "_fetched_at",
+        "_grace",
+        "_jitter",
+        "_mandatory",
+        "_mandatory_at",
+        "_next_try",
+        "_payload",
+        "_policy",
+        "_random",
+        "_refresh_at",
+        "_sts",
+        "_sts_factory",
+        "_sts_fixed",
+        "_sts_loop",
+        "_task",
+        "external_id_set",
+        "refreshes",
+        "region",
+        "role_arn",
+    )
+
+    def __init__(
+        self,
+        role_arn: str,
+        *,
+        base: CredentialProvider,
+        external_id: str | None = None,
+        region: str | None = None,
+        session_name: str = "aiotheory",
+        duration: int = 3600,
+        advisory_margin: float = DEFAULT_ADVISORY_MARGIN,
+        mandatory_margin: float = DEFAULT_MANDATORY_MARGIN,
+        jitter: float = 0.1,
+        clock: Clock = time.time,
+        random: RandomFn = _random.random,
+        sts: Transport | None = None,
+        sts_factory: Callable[[], Transport] | None = None,
+        sts_endpoint_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        invalidate_grace: float = 1.0,
+    ) -> None:
+        if not _MIN_DURATION <= duration <= _MAX_DURATION:
+            raise ValidationError(
+                f"AssumeRole duration must be {_MIN_DURATION}-{_MAX_DURATION} s, got {duration}"
+            )
+        validate_margins(advisory_margin, mandatory_margin, duration)
+        if not 0 <= jitter <= 1:
+            raise ValidationError("AssumeRole jitter is a fraction between 0 and 1")
+        from .transport._sts import build_assume_role_payload
+
+        self._payload: Payload = build_assume_role_payload(
+            role_arn, session_name, duration_seconds=duration, external_id=external_id
+        )
+        self.role_arn = role_arn
+        self.region = region
+        self.external_id_set = external_id is not None
+        self._base = base
+        self._advisory = float(advisory_margin)
+        self._mandatory = float(mandatory_margin)
+        self._jitter = jitter
+        self._clock = clock
+        self._random = random
+        self._sts_fixed = sts
+        self._sts_factory = sts_factory
+        self._endpoint_url = sts_endpoint_url
+        self._sts: Transport | None = sts
+        self._sts_loop: asyncio.AbstractEventLoop | None = None
+        self._policy = retry if retry is not None else RetryPolicy()
+        self._grace = invalidate_grace
+        self._creds: Credentials | None = None
+        self._refresh_at = 0.0
+        self._mandatory_at = 0.0
+        self._fetched_at = 0.0
+        self._next_try = 0.0
+        self._task: asyncio.Task[Credentials] | None = None
+        #: How many AssumeRole calls succeeded (observability and tests).
+        self.refreshes = 0
+        _LIVE.add(self)
+
+    def __repr__(self) -> str:
+        # Never the external id or any key: the role ARN and region identify the account.
+        return f"AssumeRoleProvider(role_arn={self.role_arn!r}, region={self.region!r})"
+
+    # ---------------------------------------------------------------------------------- the seam
+
+    async def get(self) -> Credentials:
+        """Fresh credentials for the role: cached, refreshed ahead of expiry by one caller.
+
+        Raises:
+            CredentialsError: AssumeRole failed and the cached credentials are inside the mandatory
+                margin (or there are none).
+            DeadlineExceeded: the deadline ran out while waiting for AssumeRole.
+        """
+        creds = self._creds
+        if creds is not None:
+            now = self._clock()
+            if now < self._refresh_at:
+                return creds
+            if now < self._mandatory_at:
+                self._refresh_in_background(now)
+                return creds
+        return await self._refresh_and_wait()
+
+    def invalidate(self) -> None:
+        """AWS said the credentials expired: the next `get` waits for new ones (see invalidate_grace)."""
+        if self._creds is not None and self._clock() - self._fetched_at >= self._grace:
+            self._creds = None
+
+    def reset(self) -> None:
+        """Drop the credentials and any loop-bound state (the refresh task, the STS client).
+
+        Nothing bound to a loop is touched: the loop may be closed (SnapStart restore, a new runner).
+        """
+        self._creds = None
+        self._task = None
+        if self._sts_fixed is None:
+            self._sts = None
+            self._sts_loop = None
+
+    async def close(self) -> None:
+        """Cancel a background refresh and close an STS client this provider made."""
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AiotheoryError):
+                await task
+        sts, self._sts = self._sts, None
+        if sts is not None and self._sts_fixed is None and self._sts_loop is asyncio.get_running_loop():
+            await sts.close()
+
+    # ------------------------------------------------------------------------------- refreshing
+
+    def _current_task(self) -> asyncio.Task[Credentials] | None:
+        task = self._task
+        if task is not None and task.get_loop() is not asyncio.get_running_loop():
+            # Made in a loop that is gone (asyncio.run per call, SnapStart): forget it untouched.
+            task = self._task = None
+        return task
+
+    def _refresh_in_background(self, now: float) -> None:
+        task = self._current_task()
+        if task is not None and not task.done():
+            return
+        if now < self._next_try:
+            return
+        task = self._task = asyncio.get_running_loop().create_task(self._fetch())
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Credentials]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # The cached credentials are still valid; the next caller past `_next_try` tries again.
+            self._next_try = self._clock() + _ADVISORY_RETRY_AFTER
+            _log.warning(
+                "background AssumeRole refresh failed role_arn=%s error=%s", self.role_arn, _describe(exc)
+            )
+
+    async def _refresh_and_wait(self) -> Credentials:
+        task = self._current_task()
+        if task is None or task.done():
+            task = self._task = asyncio.get_running_loop().create_task(self._fetch())
+        try:
+            # shield: one waiter's deadline or cancellation must not cancel the refresh the others share.
+            return await asyncio.shield(task)
+        except DeadlineExceeded:
+            raise
+        except CredentialsError:
+            raise
+        except AiotheoryError as exc:
+            raise CredentialsError(
+                f"AssumeRole for {self.role_arn} failed and the credentials are expiring: {_describe(exc)}"
+            ) from exc
+
+    async def _fetch(self) -> Credentials:
+        from .transport._sts import credentials_from_assume_role
+
+        reply = await call(self._sts_transport(), "AssumeRole", self._payload, self._policy)
+        try:
+            creds = credentials_from_assume_role(reply)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CredentialsError(f"AssumeRole for {self.role_arn} returned no usable credentials") from exc
+        now = self._clock()
+        expiration = creds.expiration if creds.expiration is not None else now + _MIN_DURATION
+        lifetime = expiration - now
+        if lifetime <= self._advisory:
+            # STS granted less than asked (role maximum, chained role): refresh half-way to the
+            # mandatory point rather than on every call.
+            refresh_at = now + max(lifetime - self._mandatory, 0.0) / 2
+        else:
+            window = self._advisory - self._mandatory
+            refresh_at = expiration - self._advisory + self._random() * self._jitter * window
+        self._creds = creds
+        self._fetched_at = now
+        self._refresh_at = refresh_at
+        self._mandatory_at = expiration - self._mandatory
+        self._next_try = 0.0
+        self.refreshes += 1
+        _log.debug("assumed role role_arn=%s expires_in=%.0fs", self.role_arn, lifetime)
+        return creds
+
+    def _sts_transport(self) -> Transport:
+        if self._sts_fixed is not None:
+            return self._sts_fixed
+        loop = asyncio.get_running_loop()
+        sts = self._sts
+        if sts is None or self._sts_loop is not loop:
+            if self._sts_factory is not None:
+                sts = self._sts_factory()
+            else:
+                from .transport._sts import StsTransport
+
+                sts = StsTransport(self.region or "us-east-1", self._base, endpoint_url=self._endpoint_url)
+            self._sts = sts
+            self._sts_loop = loop
+        return sts
+
+
+def validate_margins(advisory: float, mandatory: float, duration: float) -> None:
+    """Raises ValidationError unless 0 <= mandatory < advisory < duration."""
+    if not 0 <= mandatory < advisory < duration:
+        raise ValidationError(
+            "credential margins must satisfy 0 <= mandatory_margin < advisory_margin < duration "
+            f"(got mandatory={mandatory:g}s, advisory={advisory:g}s, duration={duration:g}s)"
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    # The code, never a message that might quote a request: STS messages can echo parameters.
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}({code})" if code else type(exc).__name__

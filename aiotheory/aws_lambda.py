@@ -1,0 +1,329 @@
+"""Lambda-native running: one event loop per process across warm invocations, deadline-bound handlers.
+
+`@lambda_handler` turns `async def handler(event, context)` into the sync callable the runtime calls.
+Imports only the standard library and aiotheory's own light modules (no transport, no pydantic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, overload
+
+from . import _logging
+from ._call import call
+from .deadlines import deadline
+from .errors import AccessDenied, ValidationError
+from .retries import RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from .db import DB
+    from .model import Model
+
+__all__ = [
+    "DEFAULT_BUFFER_MS",
+    "LambdaHandler",
+    "Sizing",
+    "is_lambda",
+    "lambda_handler",
+    "lambda_memory_mb",
+    "on_restore",
+    "runner",
+    "sizing",
+    "warm_up",
+]
+
+E = TypeVar("E")
+C = TypeVar("C")
+R = TypeVar("R")
+
+#: Milliseconds kept back from Lambda's remaining time so the handler can still answer (log, reply).
+DEFAULT_BUFFER_MS: Final = 1000
+
+_log: Final = logging.getLogger("aiotheory.lambda")
+# Warm-up is an optimisation: one attempt, no retry quota shared with real calls.
+_WARM_POLICY: Final = RetryPolicy(max_attempts=1, quota=None)
+
+
+# ------------------------------------------------------------------------------------ the process loop
+
+
+class _ProcessLoop:
+    """The one `asyncio.Runner` of this process, remembered with the pid that created it.
+
+    A forked child (AWS_LAMBDA_MAX_CONCURRENCY workers, multiprocessing) must not drive its parent's
+    loop: its selector and sockets are shared with the parent. The child gets a fresh runner; the
+    parent's copy is dropped untouched.
+    """
+
+    __slots__ = ("pid", "runner")
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.runner = asyncio.Runner()
+
+
+_PROCESS: _ProcessLoop | None = None
+_RESTORE_CALLBACKS: Final[list[Callable[[], None]]] = []
+_hooks_registered = False
+
+
+def runner() -> asyncio.Runner:
+    """The process-wide runner (created on first use, and again after a fork or a SnapStart restore)."""
+    global _PROCESS
+    state = _PROCESS
+    if state is None or state.pid != os.getpid():
+        state = _PROCESS = _ProcessLoop()
+    return state.runner
+
+
+def _close_runner() -> None:
+    """Close this process's loop (used after a SnapStart restore); the next invocation makes a new one.
+
+    Clients bound to the closed loop notice it on their next use and reconnect (see `DB.transport`).
+    """
+    global _PROCESS
+    state, _PROCESS = _PROCESS, None
+    if state is not None and state.pid == os.getpid():
+        state.runner.close()
+
+
+def on_restore(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run `callback` after a SnapStart restore, after the loop is replaced; usable as a decorator.
+
+    Use it for what the snapshot froze and must not outlive it: cached tokens, connections to
+    services aiotheory does not manage.
+    """
+    _RESTORE_CALLBACKS.append(callback)
+    return callback
+
+
+def _after_restore() -> None:
+    # The snapshot may be restored hours later on another host: pooled sockets are dead and cached
+    # credentials may belong to a rotated role session. Close the loop (so every DB reconnects) and
+    # drop assumed-role credentials (so they are fetched again).
+    _close_runner()
+    from ._assume_role import invalidate_all
+
+    invalidate_all()
+    for callback in _RESTORE_CALLBACKS:
+        callback()
+
+
+def _register_runtime_hooks() -> None:
+    """Register the SnapStart restore hook when the runtime offers one (awslambdaric ships
+    `snapshot_restore_py`); done once, at decoration time (Lambda's init phase)."""
+    global _hooks_registered
+    if _hooks_registered:
+        return
+    _hooks_registered = True
+    _logging.configure_from_env()
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return
+    register_after_restore(_after_restore)
+
+
+# ---------------------------------------------------------------------------------- the handler
+
+
+class LambdaHandler(Generic[E, C, R]):
+    """The sync callable Lambda invokes; runs the async handler on the process loop under a deadline.
+
+    The deadline is `context.get_remaining_time_in_millis()` minus `buffer_ms`, as an absolute
+    `time.monotonic()` instant, so every AWS call, retry sleep and page fetch inside the handler raises
+    `DeadlineExceeded` before Lambda kills the process. A context without that method (local calls,
+    tests) runs without a deadline.
+    """
+
+    __slots__ = ("__dict__", "__wrapped__", "buffer_ms")
+
+    def __init__(self, fn: Callable[[E, C], Awaitable[R]], buffer_ms: int) -> None:
+        if not inspect.iscoroutinefunction(fn):
+            raise ValidationError(
+                "@lambda_handler wraps an `async def handler(event, context)`; "
+                "a sync handler needs no wrapper"
+            )
+        if buffer_ms < 0:
+            raise ValidationError("lambda_handler buffer_ms must not be negative")
+        self.__wrapped__ = fn
+        self.buffer_ms = buffer_ms
+        self.__dict__.update(
+            __name__=getattr(fn, "__name__", "handler"),
+            __qualname__=getattr(fn, "__qualname__", "handler"),
+            __doc__=fn.__doc__,
+            __module__=fn.__module__,
+        )
+        _register_runtime_hooks()
+
+    def __repr__(self) -> str:
+        return f"lambda_handler({self.__wrapped__.__qualname__}, buffer_ms={self.buffer_ms})"
+
+    def __call__(self, event: E, context: C) -> R:
+        at: float | None = None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None:
+            ms = remaining()
+            # monotonic now + the time left: Lambda's deadline header is wall-clock epoch ms, the
+            # loop's clock is monotonic, so convert once here.
+            at = time.monotonic() + (ms - self.buffer_ms) / 1000
+        request_id = getattr(context, "aws_request_id", None)
+        return runner().run(
+            _invoke(self.__wrapped__, event, context, at, request_id if isinstance(request_id, str) else None)
+        )
+
+    def deadline_for(self, remaining_ms: int) -> float:
+        """The absolute monotonic deadline the handler would get with `remaining_ms` left."""
+        return time.monotonic() + (remaining_ms - self.buffer_ms) / 1000
+
+
+async def _invoke(
+    fn: Callable[[E, C], Awaitable[R]], event: E, context: C, at: float | None, request_id: str | None
+) -> R:
+    _logging.refresh()
+    with _logging.invocation_scope(request_id):
+        if at is None:
+            return await fn(event, context)
+        with deadline(at=at):
+            return await fn(event, context)
+
+
+@overload
+def lambda_handler(fn: Callable[[E, C], Awaitable[R]], /) -> LambdaHandler[E, C, R]: ...
+@overload
+def lambda_handler(
+    *, buffer_ms: int = DEFAULT_BUFFER_MS
+) -> Callable[[Callable[[E, C], Awaitable[R]]], LambdaHandler[E, C, R]]: ...
+def lambda_handler(
+    fn: Callable[[E, C], Awaitable[R]] | None = None, /, *, buffer_ms: int = DEFAULT_BUFFER_MS
+) -> LambdaHandler[E, C, R] | Callable[[Callable[[E, C], Awaitable[R]]], LambdaHandler[E, C, R]]:
+    """Make `async def handler(event, context)` callable by the Lambda runtime, on one loop per process.
+
+    Bare (`@lambda_handler`) or with options (`@lambda_handler(buffer_ms=500)`). Clients, pools and
+    credential caches made in one invocation are reused by the next, because every invocation runs on
+    the same `asyncio.Runner`.
+
+    Raises:
+        ValidationError: `fn` is not an `async def` function, or `buffer_ms` is negative.
+    """
+    if fn is not None:
+        return LambdaHandler(fn, buffer_ms)
+    return _Decorator(buffer_ms)
+
+
+class _Decorator:
+    __slots__ = ("_buffer_ms",)
+
+    def __init__(self, buffer_ms: int) -> None:
+        self._buffer_ms = buffer_ms
+
+    def __call__(self, fn: Callable[[E, C], Awaitable[R]]) -> LambdaHandler[E, C, R]:
+        return LambdaHandler(fn, self._buffer_ms)
+
+
+def warm_up(db: DB, *models: type[Model], timeout: float = 2.0) -> None:
+    """Open `db`'s connection during the init phase (module scope), on the process loop.
+
+    With models, describes their tables (which also proves they exist); without, sends
+    `ListTables(Limit=1)`, where an AccessDenied answer still leaves a warm connection. Init time is
+    not billed on on-demand functions, so a cold start moves the TCP/TLS handshake out of the first
+    invocation. With SnapStart the connection is dropped at restore and reopened on first use.
+    """
+    runner().run(_warm(db, models, timeout))
+
+
+async def _warm(db: DB, models: tuple[type[Model], ...], seconds: float) -> None:
+    async with deadline(seconds=seconds):
+        if models:
+            for model in models:
+                await db.describe_table(model)
+            return
+        try:
+            await call(db.transport, "ListTables", {"Limit": 1}, _WARM_POLICY)
+        except AccessDenied:
+            _log.debug("warm_up: ListTables denied; the connection is open anyway")
+
+
+# --------------------------------------------------------------------------------- environment
+
+
+def is_lambda(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process runs inside a Lambda execution environment (or the runtime emulator)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) and (
+        bool(env.get("AWS_LAMBDA_RUNTIME_API")) or env.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+    )
+
+
+def lambda_memory_mb(environ: Mapping[str, str] | None = None) -> int | None:
+    """The function's configured memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), or None outside Lambda."""
+    env = os.environ if environ is None else environ
+    raw = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sizing:
+    """Concurrency knobs sized for the machine: connections per endpoint, batch chunks and scan
+    segments in flight at once."""
+
+    pool_size: int
+    batch_concurrency: int
+    scan_concurrency: int
+
+
+# Lambda gives one full vCPU at 1,769 MB and CPU in proportion below it; a small function cannot
+# drive many connections (each request costs ~80 µs of CPU on the lean wire), a large one can.
+_OUTSIDE_LAMBDA: Final = Sizing(pool_size=64, batch_concurrency=8, scan_concurrency=4)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def sizing(
+    memory_mb: int | None = None,
+    *,
+    pool_size: int | None = None,
+    batch_concurrency: int | None = None,
+    scan_concurrency: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Sizing:
+    """Defaults from the function's memory (`lambda_memory_mb()` when not given); any argument wins.
+
+    128 MB -> 8 connections, 2 batch chunks, 1 scan segment in flight; 1,769 MB (1 vCPU) -> 55 / 13 / 6;
+    capped at 128 / 16 / 16. Outside Lambda: 64 / 8 / 4.
+
+    Raises:
+        ValidationError: an override is below 1.
+    """
+    mem = memory_mb if memory_mb is not None else lambda_memory_mb(environ)
+    if mem is None:
+        base = _OUTSIDE_LAMBDA
+    else:
+        base = Sizing(
+            pool_size=_clamp(mem // 32, 8, 128),
+            batch_concurrency=_clamp(mem // 128, 2, 16),
+            scan_concurrency=_clamp(mem // 256, 1, 16),
+        )
+    chosen = Sizing(
+        pool_size=base.pool_size if pool_size is None else pool_size,
+        batch_concurrency=base.batch_concurrency if batch_concurrency is None else batch_concurrency,
+        scan_concurrency=base.scan_concurrency if scan_concurrency is None else scan_concurrency,
+    )
+    if min(chosen.pool_size, chosen.batch_concurrency, chosen.scan_concurrency) < 1:
+        raise ValidationError("sizing overrides must be at least 1")
+    return chosen

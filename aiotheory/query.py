@@ -1,0 +1,766 @@
+"""Query and Scan builders: key conditions, filters, projections, indexes, pages with cursors, parallel scan.
+
+Builders are immutable and check each argument when the method is called; nothing is sent until a builder
+is awaited (`page`, `first`, `count`) or iterated. Every page fetch goes through `DB._call`, so the deadline
+scope and retries apply. anyio (about 35 ms to import) is loaded only when a parallel scan starts.
+
+Projections build partial models, never failing on a required field left out: only the projected fields
+are set (one the item lacks reads as its default, as in a full decode); a field that was not projected is
+absent, so reading it raises AttributeError instead of passing off a default as stored data, and
+`repr`/`model_dump` show only what was read. `model_fields_set` names the fields read from the item.
+Queries of a KEYS_ONLY or INCLUDE index without `project()` return partial models of what it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
+
+from . import _codec_compile as _cc
+from .cursor import SortOrder, decode_cursor, encode_cursor
+from .errors import ValidationError
+from .expr import Attr, Condition, Params, Raw, render_condition, render_key_condition, render_projection
+from .model import Model, schema_of
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from types import TracebackType
+    from typing import Self
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from ._types import AttributeValue, Item, Payload
+    from .db import DB
+    from .model import IndexSchema, KeyAttr, TableSchema
+
+__all__ = ["Page", "ParallelScan", "Query", "Scan", "ScanStream"]
+
+M = TypeVar("M", bound=Model)
+
+#: "TotalSegments: Minimum value of 1. Maximum value of 1000000."
+_MAX_SEGMENTS: Final = 1_000_000
+#: Parallel scan requests in flight when the caller does not say.
+_DEFAULT_CONCURRENCY: Final = 8
+#: HMAC keys shorter than this are refused: a short secret makes forged cursors cheap to find.
+_MIN_SECRET: Final = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page(Generic[M]):
+    """One DynamoDB page and the cursor that continues after it (None on the last page).
+
+    The page size is DynamoDB's Limit: the number of items *read*, before the filter. A page whose items
+    all failed the filter is empty and still carries a cursor; keep paging until `cursor` is None.
+    `scanned` is how many items DynamoDB read for this page.
+    """
+
+    items: list[M]
+    cursor: str | None
+    scanned: int = 0
+
+
+class _Recorder(Params):
+    """Params that also notes every path's first name and the first value rendered after each name.
+
+    `Params.path` is the one place every attribute path is rendered, so this sees what a condition reads
+    without walking the node classes; a key condition renders `pk = :v`, so the value after `pk` is the
+    partition the query reads. Raw conditions bring their own names and are not seen.
+    """
+
+    __slots__ = ("_last", "after", "heads")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads: set[str] = set()
+        self.after: dict[str, AttributeValue] = {}
+        self._last: str | None = None
+
+    def path(self, path: tuple[str | int, ...]) -> str:
+        head = path[0]
+        if isinstance(head, str):
+            self.heads.add(head)
+            self._last = head
+        return super().path(path)
+
+    def value(self, av: AttributeValue) -> str:
+        if self._last is not None:
+            self.after.setdefault(self._last, av)
+            self._last = None
+        return super().value(av)
+
+
+class _Partial:
+    """Decodes the projected fields into a model instance that holds those fields only (no validation)."""
+
+    __slots__ = ("_cls", "_key", "_read", "_table")
+
+    def __init__(self, schema: TableSchema[Any], fields: frozenset[str]) -> None:
+        codec = _cc.model_codec(schema.model)
+        read: list[
+            tuple[str, str, Callable[[AttributeValue], object], bool, Any, Callable[[], object] | None]
+        ]
+        read = []
+        for plan in codec.plans:
+            if plan.ignore or plan.name not in fields:
+                continue
+            # Empty sets (and OmitEmpty values) are never written: absent means empty, as in a full decode.
+            empty = plan.codec.empty if (plan.codec.is_set or plan.omit_empty) and not plan.optional else None
+            read.append((plan.name, plan.stored, plan.codec.dec, plan.optional, plan.info, empty))
+        self._cls = schema.model
+        self._read = tuple(read)
+        self._table = schema.table
+        self._key = tuple(a.stored for a in (schema.pk, schema.sk) if a is not None)
+
+    def __call__(self, item: Item) -> Any:
+        values: dict[str, Any] = {}
+        fields_set: set[str] = set()
+        for name, stored, dec, optional, info, empty in self._read:
+            av = item.get(stored)
+            if av is None:
+                if empty is not None:
+                    values[name] = empty()
+                elif not info.is_required():
+                    values[name] = info.get_default(call_default_factory=True, validated_data=values)
+                continue
+            try:
+                values[name] = None if optional and "NULL" in av else dec(av)
+            except Exception as exc:
+                key = {k: item[k] for k in self._key if k in item}
+                failure = _cc.DecodeFailure([name], f"the stored value does not fit ({type(exc).__name__})")
+                raise _cc.decode_failure_error(failure, self._table, key) from None
+            fields_set.add(name)
+        obj = object.__new__(self._cls)
+        _set = object.__setattr__
+        _set(obj, "__dict__", values)
+        _set(obj, "__pydantic_fields_set__", fields_set)
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+
+def _secret_bytes(secret: object) -> bytes:
+    if isinstance(secret, str):
+        secret = secret.encode()
+    if not isinstance(secret, bytes):
+        raise ValidationError("a cursor secret is bytes or str")
+    if len(secret) < _MIN_SECRET:
+        raise ValidationError(f"a cursor secret needs at least {_MIN_SECRET} bytes")
+    return secret
+
+
+def _positive(what: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValidationError(f"{what} must be a positive int")
+    return n
+
+
+class _Read(Generic[M]):
+    """What Query and Scan share: index, filter, projection, consistency, limits, cursors and paging."""
+
+    _operation: ClassVar[str] = ""
+
+    __slots__ = (
+        "_consistent",
+        "_db",
+        "_decode",
+        "_filter",
+        "_index",
+        "_limit",
+        "_page_size",
+        "_projection",
+        "_schema",
+        "_secret",
+    )
+
+    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
+        self._db = db
+        self._schema: TableSchema[M] = schema_of(model)
+        self._index: IndexSchema | None = None
+        self._filter: Condition | None = None
+        self._projection: tuple[Attr[Any], ...] = ()
+        self._decode: Callable[[Item], M] = self._schema.decode
+        self._consistent = False
+        self._limit: int | None = None
+        self._page_size: int | None = None
+        self._secret = None if secret is None else _secret_bytes(secret)
+
+    # ------------------------------------------------------------------------------------ builders
+
+    def _copy(self) -> Self:
+        new = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in cls.__dict__.get("__slots__", ()):
+                object.__setattr__(new, slot, getattr(self, slot))
+        return new
+
+    def index(self, name: str) -> Self:
+        """Read a GSI or LSI of the model instead of the table."""
+        schema = self._schema
+        found = next((ix for ix in schema.indexes if ix.name == name), None)
+        if found is None:
+            known = ", ".join(repr(ix.name) for ix in schema.indexes) or "none"
+            raise ValidationError(f"{schema.model.__name__} has no index {name!r} (indexes: {known})")
+        if self._consistent and found.kind == "GSI":
+            raise ValidationError(f"GSI {name!r} cannot be read with ConsistentRead (GSIs are eventual)")
+        new = self._copy()
+        new._index = found
+        new._revalidate()
+        return new
+
+    def filter(self, *conditions: Condition) -> Self:
+        """Keep only items matching all `conditions` (ANDed with any earlier filter).
+
+        DynamoDB applies the filter after reading a page, so it saves bandwidth, not read capacity.
+        """
+        if not conditions:
+            raise ValidationError("filter() needs at least one condition")
+        combined = self._filter
+        for cond in conditions:
+            if not isinstance(cond, Condition):
+                raise ValidationError(f"filter() takes conditions, not a {type(cond).__name__}")
+            combined = cond if combined is None else combined & cond
+        new = self._copy()
+        new._filter = combined
+        new._check_filter()
+        return new
+
+    def project(self, *attrs: Attr[Any]) -> Self:
+        """Read only these top-level fields; items decode as partial models (see the module docstring)."""
+        if not attrs:
+            raise ValidationError("project() needs at least one field")
+        model = self._schema.model
+        fields: list[str] = []
+        for attr in attrs:
+            if not isinstance(attr, Attr) or attr.field is None or len(attr.path) != 1:
+                raise ValidationError(f"project() takes top-level fields of {model.__name__} (Model.field)")
+            if attr.field not in model.__pydantic_fields__ or self._schema.stored(attr.field) != attr.path[0]:
+                raise ValidationError(f"{attr!r} is not a field of {model.__name__}")
+            fields.append(attr.field)
+        render_projection(list(attrs), Params())  # overlap and 4 KB limits, now rather than at send time
+        new = self._copy()
+        new._projection = tuple(attrs)
+        new._revalidate()
+        return new
+
+    def consistent(self, on: bool = True) -> Self:
+        """Strongly consistent reads (twice the read capacity); not available on a GSI."""
+        if on and self._index is not None and self._index.kind == "GSI":
+            raise ValidationError(
+                f"GSI {self._index.name!r} cannot be read with ConsistentRead (DynamoDB: GSIs are eventual)"
+            )
+        new = self._copy()
+        new._consistent = bool(on)
+        return new
+
+    def limit(self, n: int) -> Self:
+        """Stop after `n` matching items in total (iteration, `count()`); `page()` has its own `size`."""
+        new = self._copy()
+        new._limit = _positive("limit", n)
+        return new
+
+    def page_size(self, n: int) -> Self:
+        """DynamoDB's Limit for each request while iterating: items read per page, before the filter."""
+        new = self._copy()
+        new._page_size = _positive("page_size", n)
+        return new
+
+    def signed(self, secret: bytes | str) -> Self:
+        """Sign the cursors returned (HMAC-SHA256) and accept only cursors signed with `secret`."""
+        new = self._copy()
+        new._secret = _secret_bytes(secret)
+        return new
+
+    # ---------------------------------------------------------------------------------- validation
+
+    def _revalidate(self) -> None:
+        """Re-check what depends on the index: projection fits it, decoder matches what it returns."""
+        schema = self._schema
+        index = self._index
+        names = _cc.model_codec(schema.model)
+        by_stored = {p.stored: p.name for p in names.plans if not p.ignore}
+        projected: frozenset[str] | None = None  # fields the index holds, when it holds fewer than all
+        if index is not None and index.projection != "ALL":
+            stored = {a.stored for a in (schema.pk, schema.sk, index.pk, index.sk) if a is not None}
+            stored.update(index.include)
+            projected = frozenset(by_stored[s] for s in stored if s in by_stored)
+        if self._projection:
+            wanted = frozenset(a.field for a in self._projection if a.field is not None)
+            gsi = index is not None and index.kind == "GSI"
+            if projected is not None and index is not None and gsi and not wanted <= projected:
+                missing = ", ".join(sorted(wanted - projected))
+                raise ValidationError(
+                    f"GSI {index.name!r} does not project {missing}; it cannot be read there"
+                )
+            self._decode = _Partial(schema, wanted)
+        elif projected is not None:
+            self._decode = _Partial(schema, projected)
+        else:
+            self._decode = schema.decode
+        self._check_filter()
+
+    def _check_filter(self) -> None:
+        if self._filter is not None:
+            render_condition(self._filter, Params())  # 4 KB limit, now rather than at send time
+
+    def _key_attrs(self) -> tuple[KeyAttr, KeyAttr | None]:
+        index = self._index
+        if index is None:
+            return self._schema.pk, self._schema.sk
+        return index.pk, index.sk
+
+    def _key_types(self) -> dict[str, str]:
+        """The attributes a start key holds: the queried index's keys and the table's."""
+        schema = self._schema
+        index = self._index
+        attrs = [schema.pk, schema.sk] + ([index.pk, index.sk] if index is not None else [])
+        return {a.stored: a.type for a in attrs if a is not None}
+
+    # ------------------------------------------------------------------------------------ requests
+
+    def _sort(self) -> SortOrder:
+        return "ASC"
+
+    def _payload(self, *, count: bool) -> Payload:
+        """The request without Limit or ExclusiveStartKey: rendered once per page(), count() or iteration."""
+        params = Params()
+        payload: Payload = {"TableName": self._db.table_prefix + self._schema.table}
+        if self._index is not None:
+            payload["IndexName"] = self._index.name
+        self._add_key(payload, params)
+        if self._filter is not None:
+            payload["FilterExpression"] = render_condition(self._filter, params)
+        if count:
+            payload["Select"] = "COUNT"
+        elif self._projection:
+            payload["ProjectionExpression"] = render_projection(list(self._projection), params)
+        if self._consistent:
+            payload["ConsistentRead"] = True
+        self._add_options(payload)
+        params.apply(payload)
+        return payload
+
+    def _add_key(self, payload: Payload, params: Params) -> None:
+        return None
+
+    def _add_options(self, payload: Payload) -> None:
+        return None
+
+    def _start_key(self, cursor: str) -> Item:
+        index = self._index
+        decoded = decode_cursor(
+            cursor,
+            secret=self._secret,
+            index=None if index is None else index.name,
+            sort=self._sort(),
+            key_types=self._key_types(),
+        )
+        return decoded.last_key
+
+    def _cursor(self, last_key: Item | None) -> str | None:
+        if last_key is None:
+            return None
+        index = self._index
+        return encode_cursor(
+            last_key, index=None if index is None else index.name, sort=self._sort(), secret=self._secret
+        )
+
+    def _ready(self) -> None:
+        return None
+
+    # ----------------------------------------------------------------------------------- execution
+
+    async def page(self, *, size: int | None = None, cursor: str | None = None) -> Page[M]:
+        """One request: up to `size` items read (DynamoDB's Limit), continuing after `cursor`.
+
+        The page may hold fewer than `size` items, or none, when the filter dropped what was read;
+        `Page.cursor` is None only once the whole result has been read.
+
+        Raises:
+            ValidationError: a bad size, or a cursor that does not decode, was tampered with, or belongs
+                to another index, order, key schema or partition (before any request).
+        """
+        self._ready()
+        request = self._payload(count=False)
+        if size is not None:
+            request["Limit"] = _positive("page size", size)
+        if cursor is not None:
+            request["ExclusiveStartKey"] = self._start_key(cursor)
+        reply = await self._db._call(self._operation, request)
+        decode = self._decode
+        items = [decode(raw) for raw in reply.get("Items", ())]
+        cursor = self._cursor(reply.get("LastEvaluatedKey"))
+        return Page(items=items, cursor=cursor, scanned=int(reply.get("ScannedCount", 0)))
+
+    async def first(self) -> M | None:
+        """The first matching item, or None when nothing matches (reads pages until one matches)."""
+        self._ready()
+        request = self._payload(count=False)
+        if self._page_size is not None:
+            request["Limit"] = self._page_size
+        elif self._filter is None:
+            request["Limit"] = 1
+        while True:
+            reply = await self._db._call(self._operation, request)
+            items = reply.get("Items")
+            if items:
+                return self._decode(items[0])
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                return None
+            request = {**request, "ExclusiveStartKey": start}
+
+    async def count(self) -> int:
+        """How many items match (Select=COUNT over all pages), at most `limit` when one is set."""
+        self._ready()
+        payload = self._payload(count=True)
+        limit = self._limit
+        total = 0
+        start: Item | None = None
+        while True:
+            request = self._next_request(payload, start, None if limit is None else limit - total)
+            reply = await self._db._call(self._operation, request)
+            total += int(reply.get("Count", 0))
+            start = reply.get("LastEvaluatedKey")
+            if limit is not None and total >= limit:
+                return limit
+            if start is None:
+                return total
+
+    def _next_request(self, payload: Payload, start: Item | None, remaining: int | None) -> Payload:
+        size = self._page_size
+        # Without a filter every item read matches, so reading no more than are still wanted is exact.
+        if remaining is not None and self._filter is None and (size is None or remaining < size):
+            size = remaining
+        if start is None and size is None:
+            return payload
+        request = dict(payload)
+        if size is not None:
+            request["Limit"] = size
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        return request
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        """A fresh iterator over every matching item, all pages, stopping at `limit`."""
+        self._ready()
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[M]:
+        payload = self._payload(count=False)
+        decode = self._decode
+        call = self._db._call
+        operation = self._operation
+        remaining = self._limit
+        start: Item | None = None
+        while True:
+            reply = await call(operation, self._next_request(payload, start, remaining))
+            for raw in reply.get("Items", ()):
+                yield decode(raw)
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                return
+
+    def __repr__(self) -> str:
+        parts = [self._schema.model.__name__]
+        if self._index is not None:
+            parts.append(f"index={self._index.name!r}")
+        parts.extend(self._repr_parts())
+        if self._filter is not None:
+            parts.append(f"filter={self._filter}")
+        if self._projection:
+            parts.append("project=" + ",".join(str(a.field) for a in self._projection))
+        if self._limit is not None:
+            parts.append(f"limit={self._limit}")
+        return f"<{type(self).__name__} {' '.join(parts)}>"
+
+    def _repr_parts(self) -> list[str]:
+        return []
+
+
+class Query(_Read[M]):
+    """`db.query(Payment).key(Payment.partner_id == "p1", Payment.id.begins_with("pay_"))`: one partition.
+
+    The key condition is the partition key's `=`, optionally with one sort key test (`=`, `<`, `<=`, `>`,
+    `>=`, `between`, `begins_with`), checked against the table's or the chosen index's keys.
+    """
+
+    _operation: ClassVar[str] = "Query"
+
+    __slots__ = ("_forward", "_key", "_partition")
+
+    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
+        super().__init__(db, model, secret=secret)
+        self._key: Condition | None = None
+        self._partition: AttributeValue | None = None
+        self._forward = True
+
+    def key(self, *conditions: Condition) -> Self:
+        """The key condition: the partition key's `=` and at most one sort key test (replaces any earlier).
+
+        Raises:
+            ValidationError: a condition DynamoDB does not accept as a key condition of the table or
+                chosen index (a non-key attribute, a second sort key test, `<>`, OR, ...).
+        """
+        if not conditions:
+            raise ValidationError("key() needs the partition key condition, e.g. Payment.partner_id == 'p1'")
+        combined: Condition | None = None
+        for cond in conditions:
+            if not isinstance(cond, Condition):
+                raise ValidationError(f"key() takes conditions, not a {type(cond).__name__}")
+            combined = cond if combined is None else combined & cond
+        new = self._copy()
+        new._key = combined
+        new._check_key()
+        new._check_filter()
+        return new
+
+    def descending(self) -> Self:
+        """Newest (highest sort key) first: ScanIndexForward=false."""
+        new = self._copy()
+        new._forward = False
+        return new
+
+    def ascending(self) -> Self:
+        """Lowest sort key first (DynamoDB's default)."""
+        new = self._copy()
+        new._forward = True
+        return new
+
+    def _revalidate(self) -> None:
+        super()._revalidate()
+        self._check_key()
+
+    def _check_key(self) -> None:
+        key = self._key
+        if key is None:
+            return
+        pk, sk = self._key_attrs()
+        params = _Recorder()
+        text = render_key_condition(key, params, pk=pk.stored, sk=None if sk is None else sk.stored)
+        if isinstance(key, Raw):
+            self._partition = None
+            return
+        if sk is not None and sk.type == "N":
+            placeholder = next((p for p, name in params.names.items() if name == sk.stored), None)
+            if placeholder is not None and f"begins_with({placeholder}," in text:
+                raise ValidationError(
+                    f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric"
+                )
+        self._partition = params.after.get(pk.stored)
+
+    def _check_filter(self) -> None:
+        """DynamoDB: "A filter expression cannot contain partition key or sort key attributes"."""
+        if self._filter is None:
+            return
+        params = _Recorder()
+        render_condition(self._filter, params)
+        pk, sk = self._key_attrs()
+        for attr in (pk, sk):
+            if attr is not None and attr.stored in params.heads:
+                raise ValidationError(
+                    f"a Query filter cannot test the key attribute {attr.field!r}; put it in key() instead"
+                )
+
+    def _ready(self) -> None:
+        if self._key is None:
+            raise ValidationError("a query needs a key condition: .key(Model.pk_field == value)")
+
+    def _sort(self) -> SortOrder:
+        return "ASC" if self._forward else "DESC"
+
+    def _add_key(self, payload: Payload, params: Params) -> None:
+        pk, sk = self._key_attrs()
+        assert self._key is not None  # _ready() ran
+        payload["KeyConditionExpression"] = render_key_condition(
+            self._key, params, pk=pk.stored, sk=None if sk is None else sk.stored
+        )
+
+    def _add_options(self, payload: Payload) -> None:
+        if not self._forward:
+            payload["ScanIndexForward"] = False
+
+    def _start_key(self, cursor: str) -> Item:
+        start = super()._start_key(cursor)
+        pk = self._key_attrs()[0]
+        if self._partition is not None and start[pk.stored] != self._partition:
+            raise ValidationError("the cursor belongs to another partition than this query reads")
+        return start
+
+    def _repr_parts(self) -> list[str]:
+        parts = [] if self._key is None else [f"key={self._key}"]
+        if not self._forward:
+            parts.append("descending")
+        return parts
+
+
+class Scan(_Read[M]):
+    """`db.scan(Payment)`: every item of the table or index, optionally filtered, one segment or many."""
+
+    _operation: ClassVar[str] = "Scan"
+
+    __slots__ = ("_segment",)
+
+    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
+        super().__init__(db, model, secret=secret)
+        self._segment: tuple[int, int] | None = None
+
+    def segment(self, segment: int, total: int) -> Self:
+        """Scan one segment of `total` (for spreading a scan over workers; cursors continue the segment)."""
+        total = _positive("total segments", total)
+        if total > _MAX_SEGMENTS:
+            raise ValidationError(f"DynamoDB allows at most {_MAX_SEGMENTS} segments")
+        if isinstance(segment, bool) or not isinstance(segment, int) or not 0 <= segment < total:
+            raise ValidationError(f"segment must be an int from 0 to {total - 1}")
+        new = self._copy()
+        new._segment = (segment, total)
+        return new
+
+    def parallel(self, segments: int, *, concurrency: int | None = None) -> ParallelScan[M]:
+        """Scan `segments` segments at once, at most `concurrency` requests in flight (default 8).
+
+        Use it as `async with db.scan(M).parallel(8) as items: async for item in items: ...`. The block
+        owns the segment tasks: leaving it (at the end, by break, on error or deadline) cancels them all,
+        and an error of any segment cancels the others and is raised. Items arrive in no fixed order.
+        """
+        if self._segment is not None:
+            raise ValidationError("a scan restricted to one segment() cannot also be parallel()")
+        segments = _positive("segments", segments)
+        if segments > _MAX_SEGMENTS:
+            raise ValidationError(f"DynamoDB allows at most {_MAX_SEGMENTS} segments")
+        limit = _DEFAULT_CONCURRENCY if concurrency is None else _positive("concurrency", concurrency)
+        return ParallelScan(self, segments, min(limit, segments))
+
+    def _add_options(self, payload: Payload) -> None:
+        if self._segment is not None:
+            payload["Segment"], payload["TotalSegments"] = self._segment
+
+    def _repr_parts(self) -> list[str]:
+        return [] if self._segment is None else [f"segment={self._segment[0]}/{self._segment[1]}"]
+
+    async def _run_segment(
+        self,
+        payload: Payload,
+        segment: int,
+        total: int,
+        send: MemoryObjectSendStream[list[M]],
+        limiter: Any,
+    ) -> None:
+        base: Payload = {**payload, "Segment": segment, "TotalSegments": total}
+        if self._page_size is not None:
+            base["Limit"] = self._page_size
+        decode = self._decode
+        call = self._db._call
+        request = base
+        while True:
+            async with limiter:
+                reply = await call("Scan", request)
+            raws = reply.get("Items")
+            if raws:
+                await send.send([decode(raw) for raw in raws])
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                break
+            request = {**base, "ExclusiveStartKey": start}
+        # Closed only on success: the stream ends when every segment finished, so a failed segment can
+        # never look like the end of the table (ParallelScan closes the others on exit).
+        send.close()
+
+
+class ScanStream(Generic[M]):
+    """A running parallel scan's items as they arrive; ends when all segments are done or at the limit."""
+
+    __slots__ = ("_buffer", "_end", "_pos", "_receive", "_remaining")
+
+    def __init__(
+        self, receive: MemoryObjectReceiveStream[list[M]], limit: int | None, end: type[Exception]
+    ) -> None:
+        self._receive = receive
+        self._buffer: list[M] = []
+        self._pos = 0
+        self._remaining = limit
+        self._end = end
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> M:
+        if self._remaining == 0:
+            raise StopAsyncIteration
+        while self._pos >= len(self._buffer):
+            try:
+                self._buffer = await self._receive.receive()
+            except self._end:
+                raise StopAsyncIteration from None
+            self._pos = 0
+        item = self._buffer[self._pos]
+        self._pos += 1
+        if self._remaining is not None:
+            self._remaining -= 1
+        return item
+
+
+class ParallelScan(Generic[M]):
+    """A parallel scan's scope: `async with` starts the segments, leaving the block cancels what is left."""
+
+    __slots__ = ("_concurrency", "_group", "_receive", "_scan", "_segments", "_sends")
+
+    def __init__(self, scan: Scan[M], segments: int, concurrency: int) -> None:
+        self._scan = scan
+        self._segments = segments
+        self._concurrency = concurrency
+        self._group: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[list[M]] | None = None
+        self._sends: list[MemoryObjectSendStream[list[M]]] = []
+
+    async def __aenter__(self) -> ScanStream[M]:
+        import anyio
+
+        if self._group is not None:
+            raise ValidationError("this parallel scan is already running; call parallel() again for another")
+        scan = self._scan
+        payload = scan._payload(count=False)  # ValidationError here, before any task starts
+        # A bounded buffer: segments wait for a slow consumer instead of holding the whole table in memory.
+        send, receive = anyio.create_memory_object_stream[list[M]](max_buffer_size=self._concurrency)
+        limiter = anyio.CapacityLimiter(self._concurrency)
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        self._receive = receive
+        with send:
+            for segment in range(self._segments):
+                clone = send.clone()
+                self._sends.append(clone)
+                group.start_soon(scan._run_segment, payload, segment, self._segments, clone, limiter)
+        return ScanStream(receive, scan._limit, anyio.EndOfStream)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        group, receive = self._group, self._receive
+        self._group = self._receive = None
+        if group is None or receive is None:
+            return False
+        group.cancel_scope.cancel()  # whatever is still running is no longer wanted
+        receive.close()
+        try:
+            return await group.__aexit__(et, e, tb)
+        except BaseExceptionGroup as exc:
+            raise _first_error(exc) from None
+        finally:
+            sends, self._sends = self._sends, []
+            for send in sends:
+                send.close()
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error a segment raised, out of anyio's group (cancellations of the others are not errors)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        return exc
+    return group

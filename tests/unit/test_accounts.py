@@ -1,0 +1,128 @@
+"""AccountConfig and Accounts without a server: validation, the environment convention, caching."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiotheory import DB
+from aiotheory._logging import Hook
+from aiotheory.accounts import AccountConfig, Accounts
+from aiotheory.errors import AccountNotFound, ValidationError
+
+ROLE_1 = "arn:aws:iam::111111111111:role/partner-one"
+ROLE_2 = "arn:aws:iam::222222222222:role/path/partner-two"
+
+
+def _base() -> DB:
+    return DB(
+        region="eu-west-1",
+        endpoint_url="http://127.0.0.1:1",
+        credentials=("k", "s"),
+        table_prefix="dev_",
+        transport="lean",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "fragment"),
+    [
+        (("arn:aws:iam::1111:role/x",), {}, "role ARN"),
+        (("arn:aws:s3:::bucket",), {}, "role ARN"),
+        ((ROLE_1,), {"session_name": "a"}, "session_name"),
+        ((ROLE_1,), {"session_name": "has space"}, "session_name"),
+        ((ROLE_1,), {"duration": 600}, "duration"),
+        ((ROLE_1, "x"), {}, "external_id"),
+    ],
+)
+def test_account_config_rejects_bad_values(
+    args: tuple[str, ...], kwargs: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(ValidationError, match=fragment):
+        AccountConfig(*args, **kwargs)  # type: ignore[arg-type]  # bad values under test
+
+
+def test_account_config_defaults_and_repr_hides_external_id() -> None:
+    config = AccountConfig(ROLE_1, "ext-secret-1")
+    assert (config.region, config.session_name, config.duration) == (None, "aiotheory", 3600)
+    assert "ext-secret-1" not in repr(config) and ROLE_1 in repr(config)
+    assert AccountConfig("arn:aws-cn:iam::111111111111:role/x").role_arn.startswith("arn:aws-cn")
+
+
+def test_margins_are_validated_against_every_role_duration() -> None:
+    configs = {"p": AccountConfig(ROLE_1, duration=900)}
+    with pytest.raises(ValidationError, match="margins"):
+        Accounts(configs, base=_base(), advisory_margin=900, mandatory_margin=60)
+    with pytest.raises(ValidationError, match="margins"):
+        Accounts(configs, base=_base(), advisory_margin=300, mandatory_margin=300)
+    Accounts(configs, base=_base(), advisory_margin=600, mandatory_margin=120)
+
+
+async def test_unknown_partner_raises_account_not_found() -> None:
+    accounts = Accounts({"partner1": AccountConfig(ROLE_1)}, base=_base())
+    with pytest.raises(AccountNotFound, match="partner2"):
+        await accounts.db("partner2")
+    with pytest.raises(LookupError):
+        accounts.credentials("partner2")
+    assert "partner1" in accounts and "partner2" not in accounts and len(accounts) == 1
+
+
+async def test_partner_db_inherits_base_settings_and_is_cached() -> None:
+    accounts = Accounts(
+        {"partner1": AccountConfig(ROLE_1), "partner2": AccountConfig(ROLE_2, region="us-west-2")},
+        base=_base(),
+    )
+    one = await accounts.db("partner1")
+    two = await accounts.db("partner2")
+    assert one is await accounts.db("partner1")
+    assert (one.region, one.endpoint_url, one.table_prefix) == ("eu-west-1", "http://127.0.0.1:1", "dev_")
+    assert two.region == "us-west-2"
+    assert getattr(one.transport, "partner", None) == "partner1"
+    assert accounts.credentials("partner2").region == "us-west-2"
+
+
+def test_partners_with_the_same_role_share_one_credential_cache() -> None:
+    accounts = Accounts(
+        {
+            "a": AccountConfig(ROLE_1, "ext-1"),
+            "b": AccountConfig(ROLE_1, "ext-1"),
+            "c": AccountConfig(ROLE_1, "ext-2"),
+            "d": AccountConfig(ROLE_1, "ext-1", region="us-west-2"),
+        },
+        base=_base(),
+    )
+    assert accounts.credentials("a") is accounts.credentials("b")
+    assert accounts.credentials("a") is not accounts.credentials("c")
+    assert accounts.credentials("a") is not accounts.credentials("d")
+
+
+def test_from_env_maps_prefix_to_partner_id() -> None:
+    accounts = Accounts.from_env(
+        base=_base(),
+        environ={
+            "PARTNER2_ROLE_ARN": ROLE_2,
+            "PARTNER2_REGION": "us-west-2",
+            "PARTNER1_ROLE_ARN": ROLE_1,
+            "PARTNER1_EXTERNAL_ID": "ext-1",
+            "PARTNER4_ROLE_ARN": "",
+            "PARTNER_ROLE_ARN": ROLE_1,
+        },
+    )
+    assert list(accounts) == ["partner1", "partner2"]
+    assert accounts.config("partner1") == AccountConfig(ROLE_1, "ext-1")
+    assert accounts.config("partner2") == AccountConfig(ROLE_2, region="us-west-2")
+
+
+def test_from_env_rejects_malformed_role() -> None:
+    with pytest.raises(ValidationError, match="role ARN"):
+        Accounts.from_env(base=_base(), environ={"PARTNER1_ROLE_ARN": "not-an-arn"})
+
+
+async def test_calls_through_a_partner_db_are_labelled_with_the_partner() -> None:
+    accounts = Accounts({"partner1": AccountConfig(ROLE_1)}, base=_base())
+    partner = await accounts.db("partner1")
+    hook = Hook(None)
+    from aiotheory._logging import invocation_scope
+
+    with invocation_scope("r1") as invocation:
+        hook.finished(None, partner.transport, "GetItem", 1, 0.0, None)
+    assert invocation.calls[0].partner == "partner1"

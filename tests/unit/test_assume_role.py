@@ -1,0 +1,279 @@
+"""The refreshing AssumeRole cache on a fake STS transport and an injected clock: no server, no sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+from aiotheory._assume_role import AssumeRoleProvider, invalidate_all
+from aiotheory.credentials import Credentials, StaticProvider
+from aiotheory.deadlines import deadline
+from aiotheory.errors import AccessDenied, CredentialsError, DeadlineExceeded, ServiceError, ValidationError
+from aiotheory.retries import RetryPolicy
+
+if TYPE_CHECKING:
+    from aiotheory._types import Payload
+
+ROLE = "arn:aws:iam::111111111111:role/partner"
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeSts:
+    """An STS Transport: counts AssumeRole calls, can hold them on a gate, or fail them."""
+
+    def __init__(self, clock: Clock, lifetime: float = 3600) -> None:
+        self.clock = clock
+        self.lifetime = lifetime
+        self.calls: list[Payload] = []
+        self.gate: asyncio.Event | None = None
+        self.fail: Exception | None = None
+        self.stall = False
+
+    async def send(self, operation: str, payload: Payload, /) -> Payload:
+        assert operation == "AssumeRole"
+        self.calls.append(dict(payload))
+        if self.stall:
+            await asyncio.get_running_loop().create_future()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
+        n = len(self.calls)
+        return {
+            "Credentials": {
+                "AccessKeyId": f"ASIA{n}",
+                "SecretAccessKey": f"secret-{n}",
+                "SessionToken": f"token-{n}",
+                "Expiration": self.clock() + self.lifetime,
+            }
+        }
+
+    async def close(self) -> None:
+        pass
+
+
+BASE = StaticProvider(Credentials(access_key_id="AKIDBASE", secret_access_key="base-secret"))
+ONE_SHOT = RetryPolicy(max_attempts=1, quota=None)
+
+
+def _provider(sts: FakeSts, clock: Clock, **kwargs: object) -> AssumeRoleProvider:
+    options: dict[str, object] = {
+        "advisory_margin": 300.0,
+        "mandatory_margin": 60.0,
+        "jitter": 0.0,
+        "retry": ONE_SHOT,
+    }
+    options.update(kwargs)
+    return AssumeRoleProvider(ROLE, base=BASE, clock=clock, sts=sts, **options)  # type: ignore[arg-type]  # test options
+
+
+async def test_get_assumes_role_once_when_cached() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    first = await provider.get()
+    clock.now += 3000  # still before the advisory point (3600 - 300)
+    second = await provider.get()
+    assert first is second and first.access_key_id == "ASIA1"
+    assert first.expiration == T0 + 3600
+    assert sts.calls == [{"RoleArn": ROLE, "RoleSessionName": "aiotheory", "DurationSeconds": 3600}]
+
+
+async def test_payload_carries_external_id_only_when_set() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(
+        sts, clock, external_id="ext-1", session_name="svc", duration=900, advisory_margin=120.0
+    )
+    await provider.get()
+    assert sts.calls == [
+        {"RoleArn": ROLE, "RoleSessionName": "svc", "DurationSeconds": 900, "ExternalId": "ext-1"}
+    ]
+
+
+async def test_concurrent_gets_share_one_refresh_when_past_mandatory_margin() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    await provider.get()
+    clock.now += 3600 + 10  # across expiry
+    sts.gate = asyncio.Event()
+    waiters = [asyncio.ensure_future(provider.get()) for _ in range(200)]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(sts.calls) == 2  # the one refresh is in flight, the 200 wait for it
+    sts.gate.set()
+    got = await asyncio.gather(*waiters)
+    assert {c.access_key_id for c in got} == {"ASIA2"}
+    assert len(sts.calls) == 2 and provider.refreshes == 2
+
+
+async def test_advisory_window_refreshes_in_background_while_callers_keep_valid_credentials() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    old = await provider.get()
+    clock.now += 3600 - 200  # inside the advisory window, before the mandatory one
+    sts.gate = asyncio.Event()
+    got = await asyncio.gather(*(provider.get() for _ in range(200)))
+    assert all(c is old for c in got)  # nobody waited
+    assert len(sts.calls) == 2  # exactly one background refresh
+    sts.gate.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert (await provider.get()).access_key_id == "ASIA2"
+    assert len(sts.calls) == 2
+
+
+async def test_sts_failure_in_advisory_window_fails_no_call(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    old = await provider.get()
+    clock.now += 3600 - 200
+    sts.fail = ServiceError("down", code="ServiceUnavailable", operation="AssumeRole", status=503)
+    with caplog.at_level(logging.WARNING, logger="aiotheory.credentials"):
+        got = await asyncio.gather(*(provider.get() for _ in range(200)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert all(c is old for c in got)
+    assert len(sts.calls) == 2
+    assert "background AssumeRole refresh failed" in caplog.text
+    assert "secret-1" not in caplog.text and "token-1" not in caplog.text
+    # Failing STS is not hit by every later call: the next try waits a few seconds.
+    await provider.get()
+    assert len(sts.calls) == 2
+    clock.now += 6
+    await provider.get()
+    await asyncio.sleep(0)  # let the background refresh start
+    assert len(sts.calls) == 3
+
+
+async def test_sts_failure_in_mandatory_window_raises_credentials_error() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    await provider.get()
+    clock.now += 3600 - 30  # inside the mandatory margin, the old credentials not yet expired
+    sts.fail = AccessDenied("not allowed", code="AccessDenied", operation="AssumeRole", status=403)
+    results = await asyncio.gather(*(provider.get() for _ in range(20)), return_exceptions=True)
+    assert all(isinstance(r, CredentialsError) for r in results)
+    message = str(results[0])
+    assert ROLE in message and "AccessDenied" in message
+    assert "secret-1" not in message and "token-1" not in message
+
+
+async def test_invalidate_forces_one_refresh_after_grace() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    await provider.get()
+    provider.invalidate()  # an ExpiredToken for a request signed before this refresh: ignored
+    assert (await provider.get()).access_key_id == "ASIA1"
+    clock.now += 5
+    provider.invalidate()
+    provider.invalidate()
+    got = await asyncio.gather(*(provider.get() for _ in range(50)))
+    assert {c.access_key_id for c in got} == {"ASIA2"}
+    assert len(sts.calls) == 2
+
+
+async def test_jitter_moves_refresh_point_into_advisory_window() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock, jitter=0.5, random=lambda: 1.0)
+    await provider.get()
+    clock.now += 3600 - 300 + 100  # advisory point + 100 s: jitter moved it by 0.5 * 240 = 120 s
+    await provider.get()
+    await asyncio.sleep(0)
+    assert len(sts.calls) == 1
+    clock.now += 30
+    await provider.get()
+    await asyncio.sleep(0)  # let the background refresh start
+    assert len(sts.calls) == 2
+
+
+async def test_short_lifetime_refreshes_half_way_not_on_every_call() -> None:
+    clock = Clock()
+    sts = FakeSts(clock, lifetime=200)  # STS granted less than the advisory margin
+    provider = _provider(sts, clock)
+    await provider.get()
+    clock.now += 60  # refresh point is (200 - 60) / 2 = 70 s in
+    await provider.get()
+    assert len(sts.calls) == 1
+    clock.now += 20
+    await provider.get()
+    await asyncio.sleep(0)
+    assert len(sts.calls) == 2
+
+
+async def test_sts_call_runs_under_the_deadline() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    sts.stall = True
+    provider = _provider(sts, clock)
+    with pytest.raises(DeadlineExceeded) as info:
+        async with deadline(seconds=0.05):
+            await provider.get()
+    assert info.value.operation == "AssumeRole"
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"advisory_margin": 60.0, "mandatory_margin": 60.0}, "margins"),
+        ({"advisory_margin": 3600.0, "mandatory_margin": 60.0}, "margins"),
+        ({"advisory_margin": 300.0, "mandatory_margin": -1.0}, "margins"),
+        ({"duration": 899}, "duration"),
+        ({"duration": 43201}, "duration"),
+        ({"jitter": 2.0}, "jitter"),
+    ],
+)
+def test_bad_margins_raise_validation_error(options: dict[str, object], fragment: str) -> None:
+    clock = Clock()
+    with pytest.raises(ValidationError, match=fragment):
+        _provider(FakeSts(clock), clock, **options)
+
+
+async def test_repr_and_errors_hold_no_secret() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock, external_id="very-secret-ext")
+    creds = await provider.get()
+    assert "secret-1" not in repr(creds) and "token-1" not in repr(creds)
+    assert "very-secret-ext" not in repr(provider) and ROLE in repr(provider)
+
+
+async def test_invalidate_all_drops_cached_credentials() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+    await provider.get()
+    invalidate_all()
+    assert (await provider.get()).access_key_id == "ASIA2"
+
+
+def test_provider_survives_a_new_loop_after_the_old_one_closed() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock)
+
+    async def use() -> str:
+        return (await provider.get()).access_key_id
+
+    assert asyncio.run(use()) == "ASIA1"
+    clock.now += 3600 - 200  # advisory: a background task would be made in the new loop
+    assert asyncio.run(use()) == "ASIA1"
+    clock.now += 200
+    assert asyncio.run(use()) in {"ASIA2", "ASIA3"}
