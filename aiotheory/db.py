@@ -313,13 +313,19 @@ class DB:
 
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": schema.encode(item)}
+        await self._conditional_write("PutItem", payload, schema, condition)
+
+    async def _conditional_write(
+        self, operation: str, payload: Payload, schema: TableSchema[Any], condition: Condition | None
+    ) -> None:
+        """Send a PutItem/DeleteItem with `condition`; a failed condition carries the decoded old item."""
         if condition is not None:
             params = Params()
             payload["ConditionExpression"] = render_condition(condition, params)
             params.apply(payload)
             payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            await self._call("PutItem", payload)
+            await self._call(operation, payload)
         except ConditionFailed as exc:
             self._attach_old(exc, schema)
             raise
@@ -403,16 +409,7 @@ class DB:
             schema = schema_of(target)
             key = _key(schema, pk, sk)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
-        if guard is not None:
-            params = Params()
-            payload["ConditionExpression"] = render_condition(guard, params)
-            params.apply(payload)
-            payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            await self._call("DeleteItem", payload)
-        except ConditionFailed as exc:
-            self._attach_old(exc, schema)
-            raise
+        await self._conditional_write("DeleteItem", payload, schema, guard)
 
     @staticmethod
     def _attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:

@@ -16,6 +16,18 @@ import pytest
 from aiotheory import DB, PK, AwsError, Model, ValidationError
 from aiotheory.codec import MAX_ITEM_BYTES, encode_value, item_size
 
+#: (number text, whether DynamoDB accepts it): 38 significant digits, magnitudes 1E-130 .. <1E+126;
+#: trailing zeros are not significant digits.
+_NUMBERS = [
+    ("1" * 38, True),
+    ("1" * 39, False),
+    ("9.9999999999999999999999999999999999999E+125", True),
+    ("1E+126", False),
+    ("1E-130", True),
+    ("1E-131", False),
+    ("1" + "0" * 100, True),
+]
+
 
 class Blob(Model, table="limits"):
     id: Annotated[str, PK]
@@ -39,15 +51,7 @@ def _item_of_size(total: int) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [
-        ("1" * 38, True),
-        ("1" * 39, False),
-        ("9.9999999999999999999999999999999999999E+125", True),
-        ("1E+126", False),
-        ("1E-130", True),
-        ("1E-131", False),
-        ("1" + "0" * 100, True),  # trailing zeros are not significant digits
-    ],
+    _NUMBERS,
 )
 def test_codec_number_limits_match_dynamodb_rules(text: str, ok: bool) -> None:
     if ok:
@@ -60,15 +64,7 @@ def test_codec_number_limits_match_dynamodb_rules(text: str, ok: bool) -> None:
 @pytest.mark.ddblocal_only
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [
-        ("1" * 38, True),
-        ("1" * 39, False),
-        ("9.9999999999999999999999999999999999999E+125", True),
-        ("1E+126", False),
-        ("1E-130", True),
-        ("1E-131", False),
-        ("1" + "0" * 100, True),
-    ],
+    _NUMBERS,
 )
 async def test_engine_number_limits_match_the_codec(db: DB, make_table, text: str, ok: bool) -> None:
     await make_table(Blob)
