@@ -9,7 +9,17 @@ from pathlib import Path
 
 import nox
 
-__all__ = ["bench", "demo", "lint", "tests", "tests_ddblocal", "typecheck"]
+__all__ = [
+    "bench",
+    "build",
+    "demo",
+    "lambda_layer",
+    "lambda_package",
+    "lint",
+    "tests",
+    "tests_ddblocal",
+    "typecheck",
+]
 
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -22,7 +32,7 @@ _MYPY = "mypy==2.4.1"
 # uv caches the wheel built from this directory by pyproject.toml alone; force a rebuild so a session
 # never tests yesterday's code.
 _PACKAGE = ("--reinstall-package", "aiotheory", ".[test]")
-_LINTED = ("aiotheory", "tests", "bench", "examples", "noxfile.py")
+_LINTED = ("aiotheory", "tests", "bench", "examples", "tools", "noxfile.py")
 
 
 @nox.session(python=_PYTHON)
@@ -59,9 +69,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=_PYTHON)
 def demo(session: nox.Session) -> None:
-    """The README's quickstart against an embedded moto server it starts itself."""
+    """The payments Lambda under AWS's runtime client (awslambdaric) and the test kit's Runtime API
+    emulator, two partner accounts on an embedded moto server: a table of invocations, replies and times.
+
+    `python examples/quickstart.py` in the same env runs the CRUD quickstart (a test keeps it working).
+    """
     session.install(*_PACKAGE)
-    session.run("python", "examples/quickstart.py")
+    session.run("python", "examples/lambda_payments/demo.py")
 
 
 @nox.session(python=_PYTHON)
@@ -81,3 +95,26 @@ def bench(session: nox.Session) -> None:
         scripts = [name for name in scripts if name in session.posargs]
     for name in scripts:
         session.run("python", f"bench/{name}.py")
+
+
+@nox.session(python=_PYTHON)
+def build(session: nox.Session) -> None:
+    """Wheel and sdist into dist/, checked: py.typed, no tests, one version (tools/build_dist.py)."""
+    session.install("uv")
+    session.run("python", "tools/build_dist.py", *session.posargs)
+
+
+@nox.session(name="lambda-layer", python=_PYTHON)
+def lambda_layer(session: nox.Session) -> None:
+    """dist/aiotheory-layer.zip: python/ with aiotheory and its dependencies for Lambda python3.11 x86_64,
+    with precompiled bytecode (tools/package_lambda.py; docs/deploy.md)."""
+    session.install("uv")
+    session.run("python", "tools/package_lambda.py", "layer", *session.posargs)
+
+
+@nox.session(name="lambda-package", python=_PYTHON)
+def lambda_package(session: nox.Session) -> None:
+    """dist/payments-function.zip (self-contained) and dist/payments-handler.zip (code for the layer),
+    with their sizes and biggest contributors. `-- --handler-dir DIR` packages another handler."""
+    session.install("uv")
+    session.run("python", "tools/package_lambda.py", "package", *session.posargs)
