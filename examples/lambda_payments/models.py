@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from aiotheory import PK, SK, CreatedAt, Model, UpdatedAt, Version
+from aiotheory import PK, SK, TTL, CreatedAt, Model, UpdatedAt, Version
 
 __all__ = ["Payment"]
 
@@ -28,3 +28,5 @@ class Payment(Model, table="payments"):
     created_at: Annotated[dt.datetime | None, CreatedAt] = None
     updated_at: Annotated[dt.datetime | None, UpdatedAt] = None
     version: Annotated[int, Version] = 0
+    # Unset (not written) for live payments; set it to let DynamoDB expire a record (template.yaml's TTL).
+    expires_at: Annotated[dt.datetime | None, TTL] = None

@@ -84,6 +84,26 @@ def test_table_keys_billing_and_ttl(template: dict[str, Any]) -> None:
     assert table["TableName"] == {"Fn::Sub": "${TablePrefix}payments"}
 
 
+def test_table_matches_the_payment_model(template: dict[str, Any]) -> None:
+    """The deployed table and the model the handler uses must agree: keys, key types and TTL attribute."""
+    import importlib.util
+
+    from aiotheory.model import schema_of
+
+    path = _ROOT / "examples" / "lambda_payments" / "models.py"
+    spec = importlib.util.spec_from_file_location("_payments_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    schema = schema_of(module.Payment)
+    table = _resource(template, "AWS::DynamoDB::Table")["Properties"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == [schema.pk.stored, schema.sk.stored]
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    assert types == {schema.pk.stored: schema.pk.type, schema.sk.stored: schema.sk.type}
+    assert schema.ttl is not None
+    assert table["TimeToLiveSpecification"]["AttributeName"] == schema.ttl.stored
+
+
 def test_partner_role_trusts_the_function_role_only_with_the_external_id(template: dict[str, Any]) -> None:
     role = template["Resources"]["PartnerRole"]["Properties"]
     [statement] = role["AssumeRolePolicyDocument"]["Statement"]
