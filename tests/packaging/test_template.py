@@ -87,6 +87,7 @@ def test_table_keys_billing_and_ttl(template: dict[str, Any]) -> None:
 def test_table_matches_the_payment_model(template: dict[str, Any]) -> None:
     """The deployed table and the model the handler uses must agree: keys, key types and TTL attribute."""
     import importlib.util
+    import sys
 
     from aiotheory.model import schema_of
 
@@ -94,8 +95,12 @@ def test_table_matches_the_payment_model(template: dict[str, Any]) -> None:
     spec = importlib.util.spec_from_file_location("_payments_models", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    schema = schema_of(module.Payment)
+    sys.modules[spec.name] = module  # pydantic resolves the model's annotations through sys.modules
+    try:
+        spec.loader.exec_module(module)
+        schema = schema_of(module.Payment)
+    finally:
+        del sys.modules[spec.name]
     table = _resource(template, "AWS::DynamoDB::Table")["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == [schema.pk.stored, schema.sk.stored]
     types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
