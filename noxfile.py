@@ -46,7 +46,7 @@ def tests(session: nox.Session) -> None:
 def tests_ddblocal(session: nox.Session) -> None:
     """Integration and conformance tests on AWS's DynamoDB Local (fetched into .cache/ on first use)."""
     session.install(*_PACKAGE)
-    paths = [p for p in ("tests/integration", "tests/conformance") if (_ROOT / p).is_dir()]
+    paths = [p for p in ("tests/integration", "tests/conformance", "tests/docs") if (_ROOT / p).is_dir()]
     env = {"AIOTHEORY_TEST_BACKEND": "ddblocal"}
     session.run("pytest", *paths, "--backend=ddblocal", *session.posargs, env=env)
 
