@@ -22,14 +22,17 @@ if TYPE_CHECKING:
     from .errors import AccountNotFound as AccountNotFound
     from .errors import AiotheoryError as AiotheoryError
     from .errors import AwsError as AwsError
+    from .errors import AwsValidationError as AwsValidationError
     from .errors import CancellationReason as CancellationReason
     from .errors import ConditionFailed as ConditionFailed
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
+    from .errors import ExpiredToken as ExpiredToken
     from .errors import ItemNotFound as ItemNotFound
     from .errors import ResourceInUse as ResourceInUse
     from .errors import ResourceNotFound as ResourceNotFound
+    from .errors import ServiceError as ServiceError
     from .errors import TableSchemaMismatch as TableSchemaMismatch
     from .errors import Throttled as Throttled
     from .errors import TransactionCanceled as TransactionCanceled
@@ -42,19 +45,19 @@ if TYPE_CHECKING:
     from .expr import Raw as Raw
     from .expr import Update as Update
     from .expr import size as size
-    from .model import GSI as GSI
-    from .model import LSI as LSI
-    from .model import PK as PK
-    from .model import SK as SK
-    from .model import TTL as TTL
     from .model import Converter as Converter
     from .model import CreatedAt as CreatedAt
     from .model import EpochSeconds as EpochSeconds
+    from .model import GSI as GSI
     from .model import Ignore as Ignore
     from .model import JSONString as JSONString
+    from .model import LSI as LSI
     from .model import Model as Model
     from .model import OmitEmpty as OmitEmpty
+    from .model import PK as PK
+    from .model import SK as SK
     from .model import Stored as Stored
+    from .model import TTL as TTL
     from .model import UpdatedAt as UpdatedAt
     from .model import Version as Version
     from .query import Page as Page
@@ -74,6 +77,7 @@ __all__ = [
     "AiotheoryError",
     "Attr",
     "AwsError",
+    "AwsValidationError",
     "CancellationReason",
     "Condition",
     "ConditionFailed",
@@ -85,6 +89,7 @@ __all__ = [
     "DeadlineExceeded",
     "DecodeError",
     "EpochSeconds",
+    "ExpiredToken",
     "F",
     "GSI",
     "Ignore",
@@ -104,6 +109,7 @@ __all__ = [
     "SK",
     "Scan",
     "ScanStream",
+    "ServiceError",
     "Stored",
     "TTL",
     "TableSchemaMismatch",
@@ -128,14 +134,17 @@ _ERRORS: Final = (
     "AccountNotFound",
     "AiotheoryError",
     "AwsError",
+    "AwsValidationError",
     "CancellationReason",
     "ConditionFailed",
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "ExpiredToken",
     "ItemNotFound",
     "ResourceInUse",
     "ResourceNotFound",
+    "ServiceError",
     "TableSchemaMismatch",
     "Throttled",
     "TransactionCanceled",
