@@ -45,19 +45,19 @@ if TYPE_CHECKING:
     from .expr import Raw as Raw
     from .expr import Update as Update
     from .expr import size as size
+    from .model import GSI as GSI
+    from .model import LSI as LSI
+    from .model import PK as PK
+    from .model import SK as SK
+    from .model import TTL as TTL
     from .model import Converter as Converter
     from .model import CreatedAt as CreatedAt
     from .model import EpochSeconds as EpochSeconds
-    from .model import GSI as GSI
     from .model import Ignore as Ignore
     from .model import JSONString as JSONString
-    from .model import LSI as LSI
     from .model import Model as Model
     from .model import OmitEmpty as OmitEmpty
-    from .model import PK as PK
-    from .model import SK as SK
     from .model import Stored as Stored
-    from .model import TTL as TTL
     from .model import UpdatedAt as UpdatedAt
     from .model import Version as Version
     from .query import Page as Page
