@@ -140,17 +140,32 @@ class _FieldEncoder:
             ) from None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Layout:
-    """What class creation learns about the table: keys, indexes and special fields."""
+    """What class creation learns about the table: keys, indexes and special fields.
 
-    pk: KeyAttr | None
-    sk: KeyAttr | None
-    indexes: tuple[IndexSchema, ...]
-    version: FieldRef | None
-    created_at: FieldRef | None
-    updated_at: FieldRef | None
-    ttl: FieldRef | None
+    Private and never mutated; a plain slotted class, since a dataclass costs about 0.5 ms of import.
+    """
+
+    __slots__ = ("created_at", "indexes", "pk", "sk", "ttl", "updated_at", "version")
+
+    def __init__(
+        self,
+        *,
+        pk: KeyAttr | None,
+        sk: KeyAttr | None,
+        indexes: tuple[IndexSchema, ...],
+        version: FieldRef | None,
+        created_at: FieldRef | None,
+        updated_at: FieldRef | None,
+        ttl: FieldRef | None,
+    ) -> None:
+        self.pk = pk
+        self.sk = sk
+        self.indexes = indexes
+        self.version = version
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.ttl = ttl
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,15 +206,17 @@ class TableSchema(Generic[M]):
         }
 
     def _key_value(self, attr: KeyAttr, codec: _cc.TypeCodec, value: object) -> AttributeValue:
-        where = f"{self.model.__name__}.{attr.field}"
+        # Twice per get/delete: the error context is formatted only when raising.
         if value is None:
-            raise ValidationError(f"{where}: a key value cannot be None")
+            raise ValidationError(f"{self.model.__name__}.{attr.field}: a key value cannot be None")
         try:
             av = codec.enc(codec.coerce(value))
         except ValidationError as exc:
-            raise ValidationError(f"{where}: {exc}") from None
+            raise ValidationError(f"{self.model.__name__}.{attr.field}: {exc}") from None
         if av[attr.type] == "":
-            raise ValidationError(f"{where}: DynamoDB does not accept an empty key value")
+            raise ValidationError(
+                f"{self.model.__name__}.{attr.field}: DynamoDB does not accept an empty key value"
+            )
         return av
 
     def key_of(self, obj: M) -> Item:

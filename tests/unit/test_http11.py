@@ -13,6 +13,7 @@ from aiotheory.transport._http11 import (
     ConnState,
     Origin,
     ProtocolError,
+    ReadWatchdog,
     ResponseParser,
     StaleConnection,
     encode_request,
@@ -274,12 +275,16 @@ class RecordingWriter:
 REQUEST = b"POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n"
 
 
+def _watchdog(within: float) -> ReadWatchdog:
+    return ReadWatchdog(asyncio.get_running_loop(), within)
+
+
 @pytest.mark.parametrize("cut", [1, 17, 40, len(LENGTH_REPLY) - 1])
 async def test_roundtrip_returns_reply_and_idles_when_reply_arrives_in_pieces(cut: int) -> None:
     writer = RecordingWriter()
     conn = Connection(ScriptedReader(LENGTH_REPLY[:cut], LENGTH_REPLY[cut:]), writer)
     assert conn.state.name == "NEW"
-    response = await conn.roundtrip(REQUEST, 1.0)
+    response = await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert response.status == 200
     assert response.headers["x-amz-crc32"] == "123"
     assert bytes(writer.written) == REQUEST
@@ -292,7 +297,7 @@ async def test_roundtrip_closes_connection_when_reply_says_connection_close() ->
     writer = RecordingWriter()
     reply = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
     conn = Connection(ScriptedReader(reply), writer)
-    response = await conn.roundtrip(REQUEST, 1.0)
+    response = await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert response.body == b"ok"
     assert conn.state is ConnState.CLOSED
     assert writer.closed
@@ -300,14 +305,14 @@ async def test_roundtrip_closes_connection_when_reply_says_connection_close() ->
 
 async def test_roundtrip_reads_until_close_body_when_peer_closes() -> None:
     conn = Connection(ScriptedReader(b"HTTP/1.1 200 OK\r\n\r\nab", b"cd"), RecordingWriter())
-    response = await conn.roundtrip(REQUEST, 1.0)
+    response = await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert response.body == b"abcd"
     assert conn.state is ConnState.CLOSED
 
 
 async def _reused(reader: ScriptedReader, writer: RecordingWriter) -> Connection:
     conn = Connection(reader, writer)
-    await conn.roundtrip(REQUEST, 1.0)
+    await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert conn.state is ConnState.IDLE
     return conn
 
@@ -316,24 +321,27 @@ async def test_roundtrip_raises_stale_when_reused_connection_ends_before_any_byt
     writer = RecordingWriter()
     conn = await _reused(ScriptedReader(LENGTH_REPLY, b""), writer)
     with pytest.raises(StaleConnection) as info:
-        await conn.roundtrip(REQUEST, 1.0)
+        await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert info.value.retryable
     assert conn.state is ConnState.CLOSED
     assert writer.closed
 
 
-async def test_roundtrip_raises_stale_when_reused_connection_is_reset_on_write() -> None:
+@pytest.mark.parametrize("size", [0, 40_000], ids=["small-reset-seen-on-read", "large-reset-seen-on-drain"])
+async def test_roundtrip_raises_stale_when_reused_connection_is_reset_on_write(size: int) -> None:
     writer = RecordingWriter()
-    conn = await _reused(ScriptedReader(LENGTH_REPLY), writer)
+    # asyncio reports a reset to both sides: drain() raises it, and so does the next read
+    conn = await _reused(ScriptedReader(LENGTH_REPLY, ConnectionResetError("reset")), writer)
     writer.fail = ConnectionResetError("reset")
-    with pytest.raises(StaleConnection):
-        await conn.roundtrip(REQUEST, 1.0)
+    with pytest.raises(StaleConnection) as info:
+        await conn.roundtrip(REQUEST + b"x" * size, _watchdog(1.0))
+    assert isinstance(info.value.__cause__, ConnectionResetError)
 
 
 async def test_roundtrip_raises_plain_transport_error_when_fresh_connection_ends_before_any_byte() -> None:
     conn = Connection(ScriptedReader(), RecordingWriter())
     with pytest.raises(TransportError) as info:
-        await conn.roundtrip(REQUEST, 1.0)
+        await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert not isinstance(info.value, StaleConnection)
     assert info.value.outcome_unknown
 
@@ -349,7 +357,7 @@ async def test_roundtrip_raises_unknown_outcome_when_reused_connection_dies_mid_
     writer = RecordingWriter()
     conn = await _reused(ScriptedReader(LENGTH_REPLY, LENGTH_REPLY[:30], tail), writer)
     with pytest.raises(TransportError) as info:
-        await conn.roundtrip(REQUEST, 1.0)
+        await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert not isinstance(info.value, StaleConnection)  # bytes arrived: the server did process it
     assert info.value.outcome_unknown
     assert info.value.retryable
@@ -360,7 +368,7 @@ async def test_roundtrip_raises_unknown_outcome_when_reused_connection_dies_mid_
 async def test_roundtrip_raises_transport_error_when_reply_is_malformed() -> None:
     conn = Connection(ScriptedReader(b"SMTP ready\r\n\r\n"), RecordingWriter())
     with pytest.raises(TransportError, match="malformed"):
-        await conn.roundtrip(REQUEST, 1.0)
+        await conn.roundtrip(REQUEST, _watchdog(1.0))
     assert conn.state is ConnState.CLOSED
 
 
@@ -368,16 +376,50 @@ async def test_roundtrip_raises_transport_error_when_reply_is_too_slow() -> None
     writer = RecordingWriter()
     conn = Connection(ScriptedReader(b"HTTP/1.1 200 O", _STALL), writer)
     with pytest.raises(TransportError, match="no complete reply") as info:
-        await conn.roundtrip(REQUEST, 0.01)
+        await conn.roundtrip(REQUEST, _watchdog(0.01))
     assert info.value.outcome_unknown
     assert writer.closed
+
+
+async def test_roundtrip_times_out_only_the_stalled_request_when_several_share_one_watchdog() -> None:
+    watchdog = _watchdog(0.02)
+    slow = Connection(ScriptedReader(b"HTTP/1.1 200 O", _STALL), RecordingWriter())
+    slow_task = asyncio.ensure_future(slow.roundtrip(REQUEST, watchdog))
+    quick = Connection(ScriptedReader(LENGTH_REPLY), RecordingWriter())
+    assert (await quick.roundtrip(REQUEST, watchdog)).status == 200
+    assert not slow_task.done()
+    with pytest.raises(TransportError, match=r"no complete reply within 0\.02s") as info:
+        await slow_task
+    assert info.value.retryable
+    assert slow.state is ConnState.CLOSED
+    assert quick.state is ConnState.IDLE
+    # the watchdog re-arms for later requests, and a timed-out request leaves its task uncancelled
+    later = Connection(ScriptedReader(b"HTTP/1.1 200 O", _STALL), RecordingWriter())
+    with pytest.raises(TransportError, match="no complete reply"):
+        await later.roundtrip(REQUEST, watchdog)
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    fresh = Connection(ScriptedReader(LENGTH_REPLY), RecordingWriter())
+    assert (await fresh.roundtrip(REQUEST, watchdog)).status == 200
+
+
+async def test_roundtrip_lets_outer_timeout_win_when_it_strikes_before_the_read_timeout() -> None:
+    conn = Connection(ScriptedReader(b"HTTP/1.1 200 O", _STALL), RecordingWriter())
+    with pytest.raises(TimeoutError):  # asyncio.timeout's own error, not a TransportError
+        async with asyncio.timeout(0.01):
+            await conn.roundtrip(REQUEST, _watchdog(5.0))
+    assert conn.state is ConnState.CLOSED
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
 
 
 async def test_roundtrip_closes_connection_when_cancelled_mid_reply() -> None:
     reader = ScriptedReader(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", _STALL)
     writer = RecordingWriter()
     conn = Connection(reader, writer)
-    task = asyncio.ensure_future(conn.roundtrip(REQUEST, 5.0))
+    task = asyncio.ensure_future(conn.roundtrip(REQUEST, _watchdog(5.0)))
     await reader.waiting.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

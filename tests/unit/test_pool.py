@@ -102,6 +102,26 @@ async def test_request_waits_for_free_connection_when_pool_is_exhausted() -> Non
         await http.close()
 
 
+async def test_request_frees_the_slot_when_a_waiting_request_is_cancelled() -> None:
+    release = asyncio.Event()
+    http = HttpClient(max_connections=1, proxies_from_env=False)
+    try:
+        async with FaultServer(Hold(release, Reply(body=b"1")), Reply(body=b"2")) as srv:
+            a = asyncio.ensure_future(_get(http, srv.url))
+            await srv.wait_for_requests(1)
+            b = asyncio.ensure_future(_get(http, srv.url))
+            await asyncio.sleep(0)  # b now waits for the only slot
+            b.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await b
+            release.set()
+            assert await a == b"1"
+            assert await _get(http, srv.url) == b"2"  # the slot came back once, not lost to b
+        assert srv.connections == 1
+    finally:
+        await http.close()
+
+
 async def test_request_raises_retryable_error_when_pool_stays_exhausted() -> None:
     release = asyncio.Event()
     http = HttpClient(max_connections=1, pool_timeout=0.02, proxies_from_env=False)
