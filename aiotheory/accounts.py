@@ -75,9 +75,10 @@ class _SharedHttp:
     reuses a connection another partner opened.
     """
 
-    __slots__ = ("_client", "_loop")
+    __slots__ = ("_client", "_loop", "_max_connections")
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int) -> None:
+        self._max_connections = max_connections
         self._client: HttpClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -94,7 +95,7 @@ class _SharedHttp:
             from .transport._pool import HttpClient
 
             # A client of a closed loop is dropped untouched: closing it would call into the dead loop.
-            client = self._client = HttpClient()
+            client = self._client = HttpClient(max_connections=self._max_connections)
             self._loop = loop
         return client
 
@@ -259,7 +260,7 @@ class Accounts:
         self._base_credentials = base_credentials
         self._wrap_transport = wrap_transport
         self._wrap_sts = wrap_sts
-        self._http = _SharedHttp()
+        self._http = _SharedHttp(base.sizing.pool_size)
         self._dbs: dict[str, DB] = {}
         self._providers: dict[tuple[str, str | None, str], AssumeRoleProvider] = {}
 

@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar, overload
 
 from ._call import call
+from ._sizing import sizing
 from .errors import (
     ConditionFailed,
     ItemNotFound,
@@ -62,6 +63,9 @@ class DB:
         clock: returns the current UTC time for CreatedAt / UpdatedAt fields; injectable for tests.
         cursor_secret: when set, every query/scan cursor this DB hands out is HMAC-signed with it and
             checked when it comes back, so API clients cannot forge start keys.
+        pool_size, batch_concurrency, scan_concurrency: connections per endpoint, batch requests and
+            parallel-scan requests in flight; each defaults from the Lambda function's memory
+            (`aiotheory.aws_lambda.sizing`), or 64 / 8 / 4 outside Lambda.
     """
 
     def __init__(
@@ -76,6 +80,9 @@ class DB:
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] = _utcnow,
         cursor_secret: bytes | str | None = None,
+        pool_size: int | None = None,
+        batch_concurrency: int | None = None,
+        scan_concurrency: int | None = None,
     ) -> None:
         if isinstance(transport, str) and transport not in ("lean", "botocore"):
             raise ValidationError(f"transport must be 'lean', 'botocore' or a Transport, got {transport!r}")
@@ -95,6 +102,10 @@ class DB:
         if cursor_secret is not None and len(cursor_secret) < 16:
             raise ValidationError("cursor_secret needs at least 16 bytes: a short secret makes forgery cheap")
         self.cursor_secret = cursor_secret
+        # Sized from the Lambda's memory (a 128 MB function cannot drive 64 connections); any argument wins.
+        self.sizing = sizing(
+            pool_size=pool_size, batch_concurrency=batch_concurrency, scan_concurrency=scan_concurrency
+        )
         self._closed = False
 
     # ----------------------------------------------------------------------------------- lifecycle
@@ -141,6 +152,9 @@ class DB:
             retry=retry if retry is not None else self._retry,
             clock=clock if clock is not None else self._clock,
             cursor_secret=self.cursor_secret,
+            pool_size=self.sizing.pool_size,
+            batch_concurrency=self.sizing.batch_concurrency,
+            scan_concurrency=self.sizing.scan_concurrency,
         )
 
     @property
@@ -212,14 +226,20 @@ class DB:
             elif creds is not None:
                 raise ValidationError("the botocore transport takes credentials as a tuple or Credentials")
             return BotocoreTransport(
-                self.region, endpoint_url=self.endpoint_url, credentials=static, session=self._session
+                self.region,
+                endpoint_url=self.endpoint_url,
+                credentials=static,
+                session=self._session,
+                max_pool_connections=self.sizing.pool_size,
             )
         from .credentials import resolve
+        from .transport._pool import HttpClient
         from .transport.lean import LeanTransport
 
         return LeanTransport(
             self.region,
             endpoint_url=self.endpoint_url,
+            http=HttpClient(max_connections=self.sizing.pool_size),
             credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
         )
 
@@ -547,15 +567,16 @@ class DB:
         *,
         consistent: bool = False,
         projection: Sequence[Attr[Any]] | None = None,
-        concurrency: int = 8,
+        concurrency: int | None = None,
         rounds: int = 10,
     ) -> list[M | None]:
         """Read many items by key: one result per key, in order, None where no item has the key.
 
         `keys` are `pk` values, or `(pk, sk)` tuples for a table with a sort key; duplicates are read
-        once. Requests of 100 keys run `concurrency` at a time; keys DynamoDB leaves unprocessed are
-        asked again after a full-jitter backoff, up to `rounds` requests per chunk. With `projection`
-        the key attributes are always fetched too, and fields left out must have defaults.
+        once. Requests of 100 keys run `concurrency` (default `sizing.batch_concurrency`) at a time;
+        keys DynamoDB leaves unprocessed are asked again after a full-jitter backoff, up to `rounds`
+        requests per chunk. With `projection` the key attributes are always fetched too, and fields
+        left out must have defaults.
 
         Raises:
             UnprocessedItems: `.items` holds the keys (as given) still unread when the rounds or the
@@ -570,7 +591,7 @@ class DB:
             keys,
             consistent=consistent,
             projection=projection,
-            concurrency=concurrency,
+            concurrency=self.sizing.batch_concurrency if concurrency is None else concurrency,
             rounds=rounds,
         )
 
@@ -579,14 +600,15 @@ class DB:
         *,
         put: Iterable[M] = (),
         delete: Iterable[object] = (),
-        concurrency: int = 8,
+        concurrency: int | None = None,
         rounds: int = 10,
     ) -> list[M]:
         """Put and delete many items, across tables; returns the put items as written.
 
         `delete` takes model instances or `(Model, pk[, sk])` tuples. Requests of 25 writes run
-        `concurrency` at a time; writes DynamoDB leaves unprocessed (or whose request stays throttled)
-        are sent again after a full-jitter backoff, up to `rounds` requests per chunk. BatchWriteItem
+        `concurrency` (default `sizing.batch_concurrency`) at a time; writes DynamoDB leaves
+        unprocessed (or whose request stays throttled) are sent again after a full-jitter backoff, up
+        to `rounds` requests per chunk. BatchWriteItem
         takes no conditions: UpdatedAt (and an empty CreatedAt) are set, but a Version is written as
         given and not checked, and deletes do not check it either. Two writes to one key are refused.
 
@@ -599,7 +621,8 @@ class DB:
         """
         from .batch import batch_write
 
-        return await batch_write(self, put=put, delete=delete, concurrency=concurrency, rounds=rounds)
+        limit = self.sizing.batch_concurrency if concurrency is None else concurrency
+        return await batch_write(self, put=put, delete=delete, concurrency=limit, rounds=rounds)
 
     def transaction(self, *, token: str | None = None) -> Transaction:
         """A transaction to fill with `tx.put/create/update/delete/check`; sent as one TransactWriteItems

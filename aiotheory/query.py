@@ -41,7 +41,6 @@ M = TypeVar("M", bound=Model)
 #: "TotalSegments: Minimum value of 1. Maximum value of 1000000."
 _MAX_SEGMENTS: Final = 1_000_000
 #: Parallel scan requests in flight when the caller does not say.
-_DEFAULT_CONCURRENCY: Final = 8
 #: HMAC keys shorter than this are refused: a short secret makes forged cursors cheap to find.
 _MIN_SECRET: Final = 16
 
@@ -621,7 +620,9 @@ class Scan(_Read[M]):
         return new
 
     def parallel(self, segments: int, *, concurrency: int | None = None) -> ParallelScan[M]:
-        """Scan `segments` segments at once, at most `concurrency` requests in flight (default 8).
+        """Scan `segments` segments at once, at most `concurrency` requests in flight.
+
+        `concurrency` defaults to the DB's `sizing.scan_concurrency` (from the Lambda's memory, or 4).
 
         Use it as `async with db.scan(M).parallel(8) as items: async for item in items: ...`. The block
         owns the segment tasks: leaving it (at the end, by break, on error or deadline) cancels them all,
@@ -632,7 +633,9 @@ class Scan(_Read[M]):
         segments = _positive("segments", segments)
         if segments > _MAX_SEGMENTS:
             raise ValidationError(f"DynamoDB allows at most {_MAX_SEGMENTS} segments")
-        limit = _DEFAULT_CONCURRENCY if concurrency is None else _positive("concurrency", concurrency)
+        limit = (
+            self._db.sizing.scan_concurrency if concurrency is None else _positive("concurrency", concurrency)
+        )
         return ParallelScan(self, segments, min(limit, segments))
 
     def _add_options(self, payload: Payload) -> None:

@@ -144,3 +144,42 @@ async def test_cursor_secret_signs_every_cursor_the_db_hands_out() -> None:
 def test_cursor_secret_must_be_long_enough() -> None:
     with pytest.raises(ValidationError):
         DB(region="us-east-1", cursor_secret="short")
+
+
+def test_sizing_follows_lambda_memory_and_reaches_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    db = DB(region="us-east-1", credentials=("k", "s"))
+    assert (db.sizing.pool_size, db.sizing.batch_concurrency, db.sizing.scan_concurrency) == (8, 2, 1)
+    # the lean transport's connection pool is built with that size (no I/O: nothing is sent)
+    assert db.transport._http._max == 8  # type: ignore[attr-defined]  # LeanTransport internals
+    big = DB(region="us-east-1", pool_size=3, batch_concurrency=5, scan_concurrency=7)
+    assert (big.sizing.pool_size, big.sizing.batch_concurrency, big.sizing.scan_concurrency) == (3, 5, 7)
+    assert big.derive(table_prefix="x_").sizing == big.sizing
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    assert DB(region="us-east-1").sizing.pool_size == 64  # outside Lambda
+
+
+async def test_batch_and_parallel_scan_default_to_the_sized_concurrency() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def reply(operation: str, payload: dict[str, object]) -> dict[str, object]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        import asyncio
+
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        in_flight -= 1
+        return {"Responses": {}, "UnprocessedKeys": {}} if operation == "BatchGetItem" else {"Items": []}
+
+    db = DB(transport=FakeTransport(*([reply] * 20)), region="us-east-1", batch_concurrency=2)
+    keys = [("p1", f"k{i}") for i in range(500)]  # 5 chunks of 100
+    assert await db.batch_get(Payment, keys) == [None] * 500
+    assert peak == 2
+    peak = 0
+    db = DB(transport=FakeTransport(*([reply] * 20)), region="us-east-1", scan_concurrency=3)
+    async with db.scan(Payment).parallel(8) as items:
+        assert [i async for i in items] == []
+    assert peak == 3

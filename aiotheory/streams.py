@@ -1,0 +1,339 @@
+"""DynamoDB Streams records, as Lambda delivers them, decoded into model instances; partial batch replies.
+
+Images are decoded by each model's compiled codec (no pydantic validation, like a read from the table).
+Imports models and errors only: no I/O, no transport, no asyncio.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
+
+from .errors import DecodeError, ValidationError
+from .model import Model, TableSchema, schema_of
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._types import Item
+
+__all__ = [
+    "BatchItemFailure",
+    "BatchResponse",
+    "EventName",
+    "StreamRecord",
+    "StreamRouter",
+    "ViewType",
+    "process",
+]
+
+M = TypeVar("M", bound=Model)
+
+EventName = Literal["INSERT", "MODIFY", "REMOVE"]
+ViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
+
+_EVENT_NAMES: Final[frozenset[str]] = frozenset(get_args(EventName))
+_VIEW_TYPES: Final[frozenset[str]] = frozenset(get_args(ViewType))
+# TTL deletions carry this service principal in the record's userIdentity (DynamoDB Streams and TTL docs).
+_TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"
+
+_log: Final = logging.getLogger("aiotheory.streams")
+
+
+class BatchItemFailure(TypedDict):
+    """One failed record; for a DynamoDB stream the identifier is the record's SequenceNumber."""
+
+    itemIdentifier: str
+
+
+class BatchResponse(TypedDict):
+    """Lambda's partial batch response (needs ReportBatchItemFailures on the event source mapping)."""
+
+    batchItemFailures: list[BatchItemFailure]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamRecord(Generic[M]):
+    """One change to one item, decoded: what happened, to which key, and the images the view type carries.
+
+    `new` is set for INSERT and MODIFY under NEW_IMAGE / NEW_AND_OLD_IMAGES; `old` for MODIFY and REMOVE
+    under OLD_IMAGE / NEW_AND_OLD_IMAGES; KEYS_ONLY carries neither, only `keys`. `table` is the table
+    name as the stream's ARN spells it (with any prefix). Item values stay out of `repr`.
+    """
+
+    event_name: EventName
+    model: type[M]
+    table: str
+    keys: Mapping[str, object] = field(repr=False)
+    new: M | None = field(default=None, repr=False)
+    old: M | None = field(default=None, repr=False)
+    sequence_number: str
+    view_type: ViewType
+    event_id: str = ""
+    approximate_creation_time: datetime | None = None
+    size_bytes: int | None = None
+    region: str = ""
+    stream_arn: str = ""
+    #: True when DynamoDB's TTL process deleted the item (a REMOVE nobody asked for).
+    by_ttl: bool = False
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """The key values in (partition, sort) order: `await db.find(rec.model, *rec.key)`."""
+        return tuple(self.keys.values())
+
+
+class _Route(Generic[M]):
+    """A table's model with its schema and key decoders, resolved once per router."""
+
+    __slots__ = ("keys", "model", "schema")
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self.schema: TableSchema[M] = schema_of(model)
+        schema = self.schema
+        # (stored name, field name, decoder): the schema's own key codecs, so a datetime or UUID sort
+        # key reads back as the type the field declares.
+        keys = [(schema.pk.stored, schema.pk.field, schema._pk_codec.dec)]
+        if schema.sk is not None and schema._sk_codec is not None:
+            keys.append((schema.sk.stored, schema.sk.field, schema._sk_codec.dec))
+        self.keys = tuple(keys)
+
+    def decode_keys(self, raw: Item, table: str) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for stored, name, dec in self.keys:
+            av = raw.get(stored)
+            if av is None:
+                raise DecodeError(
+                    f"a stream record of table {table!r} lacks key attribute {stored!r}",
+                    table=table,
+                    field=name,
+                )
+            try:
+                out[name] = dec(av)
+            except (KeyError, ValueError, TypeError):
+                raise DecodeError(
+                    f"a stream record of table {table!r} holds a key {stored!r} of the wrong type",
+                    table=table,
+                    field=name,
+                ) from None
+        return out
+
+
+class StreamRouter(Generic[M]):
+    """Maps a stream record's table to its model and decodes the record; build it once, at module scope.
+
+    Tables are matched by `table_prefix + Model's table`, so the router and the DB agree when both read
+    the prefix from `AIOTHEORY_TABLE_PREFIX` (the default) or are given the same one
+    (`StreamRouter(Payment, table_prefix=db.table_prefix)`).
+    """
+
+    __slots__ = ("_arns", "_by_table", "table_prefix")
+
+    def __init__(self, *models: type[M], table_prefix: str | None = None) -> None:
+        if not models:
+            raise ValidationError("StreamRouter needs at least one model")
+        self.table_prefix = (
+            table_prefix if table_prefix is not None else os.environ.get("AIOTHEORY_TABLE_PREFIX", "")
+        )
+        by_table: dict[str, _Route[M]] = {}
+        for model in models:
+            route = _Route(model)
+            name = self.table_prefix + route.schema.table
+            other = by_table.get(name)
+            if other is not None and other.model is not model:
+                raise ValidationError(
+                    f"{model.__name__} and {other.model.__name__} both live in table {name!r}"
+                )
+            by_table[name] = route
+        self._by_table = by_table
+        # stream ARN -> table name; a function reads a handful of streams, so this stays tiny.
+        self._arns: dict[str, str] = {}
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The table names this router knows, prefix included."""
+        return tuple(self._by_table)
+
+    def model_for(self, table: str) -> type[M]:
+        """The model stored in `table` (prefix included); ValidationError for a table no model names."""
+        return self._route(table).model
+
+    def _route(self, table: str) -> _Route[M]:
+        route = self._by_table.get(table)
+        if route is None:
+            known = ", ".join(sorted(self._by_table))
+            raise ValidationError(
+                f"no model for table {table!r} (known: {known}; table prefix {self.table_prefix!r})"
+            )
+        return route
+
+    def _table_of(self, arn: str) -> str:
+        table = self._arns.get(arn)
+        if table is None:
+            table = _table_from_arn(arn)
+            self._arns[arn] = table
+        return table
+
+    def record(self, raw: Mapping[str, object]) -> StreamRecord[M]:
+        """One Lambda stream record decoded.
+
+        Raises:
+            ValidationError: not a DynamoDB stream record, or from a table no model of this router names.
+            DecodeError: a key or an image does not fit the model.
+        """
+        if raw.get("eventSource", "aws:dynamodb") != "aws:dynamodb":
+            raise ValidationError(f"not a DynamoDB stream record (eventSource {raw.get('eventSource')!r})")
+        body = _mapping(raw.get("dynamodb"), "dynamodb")
+        sequence = _sequence_number(raw)
+        event_name = raw.get("eventName")
+        if event_name not in _EVENT_NAMES:
+            raise ValidationError(f"stream record {sequence}: unknown eventName {event_name!r}")
+        view_type = body.get("StreamViewType")
+        if view_type not in _VIEW_TYPES:
+            raise ValidationError(f"stream record {sequence}: unknown StreamViewType {view_type!r}")
+        arn = raw.get("eventSourceARN")
+        if not isinstance(arn, str):
+            raise ValidationError(f"stream record {sequence} has no eventSourceARN")
+        table = self._table_of(arn)
+        route = self._route(table)
+        keys = route.decode_keys(cast("Item", _mapping(body.get("Keys"), "dynamodb.Keys")), table)
+        new_raw = body.get("NewImage")
+        old_raw = body.get("OldImage")
+        schema = route.schema
+        return StreamRecord(
+            event_name=cast("EventName", event_name),
+            model=route.model,
+            table=table,
+            keys=keys,
+            new=None if new_raw is None else schema.decode(cast("Item", _mapping(new_raw, "NewImage"))),
+            old=None if old_raw is None else schema.decode(cast("Item", _mapping(old_raw, "OldImage"))),
+            sequence_number=sequence,
+            view_type=cast("ViewType", view_type),
+            event_id=str(raw.get("eventID", "")),
+            approximate_creation_time=_creation_time(body.get("ApproximateCreationDateTime")),
+            size_bytes=_int_or_none(body.get("SizeBytes")),
+            region=str(raw.get("awsRegion", "")),
+            stream_arn=arn,
+            by_ttl=_by_ttl(raw.get("userIdentity")),
+        )
+
+    def records(self, event: Mapping[str, object]) -> list[StreamRecord[M]]:
+        """Every record of a Lambda event decoded, in order; raises on the first that does not decode."""
+        return [self.record(raw) for raw in _raw_records(event)]
+
+    async def process(
+        self,
+        event: Mapping[str, object],
+        handler: Callable[[StreamRecord[M]], Awaitable[object]],
+        *,
+        ordered: bool = True,
+    ) -> BatchResponse:
+        """Run `handler` on each record in stream order; return Lambda's partial batch response.
+
+        A record that fails (it does not decode, or `handler` raises an Exception) is reported by its
+        SequenceNumber instead of failing the whole batch. Lambda checkpoints at the lowest reported
+        number and redelivers every record from there, so by default (`ordered`) processing stops at
+        the first failure: the records after it are neither run twice nor run ahead of the one that
+        failed. With `ordered=False` every record is tried and each failure reported; records after the
+        first failure still come again, so the handler must be idempotent.
+
+        Raises:
+            ValidationError: the event is not a DynamoDB Streams event (no Records, a record without a
+                SequenceNumber), before any handler runs: Lambda then retries the whole batch.
+        """
+        raws = _raw_records(event)
+        sequences = [_sequence_number(raw) for raw in raws]
+        failures: list[BatchItemFailure] = []
+        for raw, sequence in zip(raws, sequences, strict=True):
+            try:
+                record = self.record(raw)
+                await handler(record)
+            except Exception as exc:  # reported to Lambda, which retries it: not swallowed
+                _log.error(
+                    "stream record %s failed (%s); reported as a batch item failure",
+                    sequence,
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
+                failures.append({"itemIdentifier": sequence})
+                if ordered:
+                    break
+        return {"batchItemFailures": failures}
+
+
+async def process(
+    event: Mapping[str, object],
+    handler: Callable[[StreamRecord[M]], Awaitable[object]],
+    *,
+    models: StreamRouter[M] | Sequence[type[M]],
+    ordered: bool = True,
+) -> BatchResponse:
+    """`StreamRouter.process` in one call; pass a router built at module scope to decide routes once.
+
+    A sequence of models builds a router for this call, with the prefix from `AIOTHEORY_TABLE_PREFIX`.
+    """
+    router = models if isinstance(models, StreamRouter) else StreamRouter(*models)
+    return await router.process(event, handler, ordered=ordered)
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def _mapping(value: object, what: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"stream record: {what} is missing or not an object")
+    return value
+
+
+def _raw_records(event: Mapping[str, object]) -> list[Mapping[str, object]]:
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+        raise ValidationError("not a DynamoDB Streams event: no 'Records' list of objects")
+    return records
+
+
+def _sequence_number(raw: Mapping[str, object]) -> str:
+    body = raw.get("dynamodb")
+    sequence = body.get("SequenceNumber") if isinstance(body, Mapping) else None
+    if not isinstance(sequence, str) or not sequence:
+        # Lambda reads an empty or missing itemIdentifier as "the whole batch failed".
+        raise ValidationError("not a DynamoDB stream record: no dynamodb.SequenceNumber")
+    return sequence
+
+
+def _table_from_arn(arn: str) -> str:
+    # arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL (a table ARN works too).
+    parts = arn.split(":", 5)
+    resource = parts[5].split("/") if len(parts) == 6 else []
+    if len(resource) < 2 or resource[0] != "table" or not resource[1]:
+        raise ValidationError(f"not a DynamoDB table or stream ARN: {arn!r}")
+    return resource[1]
+
+
+def _creation_time(value: object) -> datetime | None:
+    # Lambda's JSON carries epoch seconds; botocore's GetRecords reply a datetime.
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    raise ValidationError("stream record: ApproximateCreationDateTime is not a time")
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def _by_ttl(identity: object) -> bool:
+    if not isinstance(identity, Mapping):
+        return False
+    return identity.get("type") == "Service" and identity.get("principalId") == _TTL_PRINCIPAL
