@@ -252,5 +252,3 @@ async def _warm(db: DB, models: tuple[type[Model], ...], seconds: float) -> None
 
 
 # --------------------------------------------------------------------------------- environment
-
-

@@ -233,13 +233,12 @@ class DB:
                 max_pool_connections=self.sizing.pool_size,
             )
         from .credentials import resolve
-        from .transport._pool import HttpClient
         from .transport.lean import LeanTransport
 
         return LeanTransport(
             self.region,
             endpoint_url=self.endpoint_url,
-            http=HttpClient(max_connections=self.sizing.pool_size),
+            max_connections=self.sizing.pool_size,
             credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
         )
 

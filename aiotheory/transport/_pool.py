@@ -30,7 +30,7 @@ from aiotheory.transport._http11 import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
 
 __all__ = ["HttpClient", "HttpResponse", "Proxy", "default_ssl_context", "proxy_for"]
 
@@ -188,6 +188,15 @@ class _HostPool:
         self.in_use -= 1
 
 
+async def _until_loop_shutdown(pools: dict[Origin, _HostPool]) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        for pool in pools.values():
+            while pool.idle:
+                pool.idle.pop().close()
+
+
 class HttpClient:
     """A keep-alive HTTP/1.1 client for AWS endpoints: at most `max_connections` per origin.
 
@@ -208,6 +217,7 @@ class HttpClient:
         "_closed",
         "_connect_timeout",
         "_environ",
+        "_guard",
         "_idle_timeout",
         "_last_pool",
         "_loop",
@@ -250,6 +260,7 @@ class HttpClient:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: ReadWatchdog | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
         # The lean transport sends to one origin: an identity check skips hashing it (a Python call).
         self._last_pool: _HostPool | None = None
 
@@ -285,6 +296,7 @@ class HttpClient:
         watchdog = self._watchdog
         if watchdog is None or asyncio.get_running_loop() is not self._loop:
             watchdog = self._rebind(asyncio.get_running_loop())
+            await self._guard_loop()
         pool = self._last_pool
         if pool is None or pool.origin is not origin:
             pool = self._pools.get(origin) or self._add_pool(origin)
@@ -315,9 +327,24 @@ class HttpClient:
     async def close(self) -> None:
         """Close idle connections; connections in use close when their request ends. Idempotent."""
         self._closed = True
+        guard, self._guard = self._guard, None
+        if guard is not None and self._loop is asyncio.get_running_loop():
+            await guard.aclose()
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().close()
+
+    async def _guard_loop(self) -> None:
+        """Close this loop's pooled connections when the loop shuts down, while it still runs.
+
+        `asyncio.run` and `asyncio.Runner.close` call `loop.shutdown_asyncgens()` before closing the
+        loop; an async generator first iterated in the loop is closed then, and its `finally` closes
+        the idle connections. Without it, a loop closed under an open keep-alive connection leaves the
+        socket to the garbage collector ("unclosed transport", "loop is closed" ResourceWarnings).
+        """
+        guard = _until_loop_shutdown(self._pools)
+        self._guard = guard
+        await guard.asend(None)
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> ReadWatchdog:
         """Forget pools made on another loop: their connections and semaphores belong to it.

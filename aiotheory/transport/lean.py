@@ -76,6 +76,7 @@ class LeanTransport:
             the region's public endpoint.
         credentials: defaults to `aiotheory.credentials.default_provider()`.
         http: a shared client; the transport closes only a client it created itself.
+        max_connections: the pool size of the client the transport creates (when `http` is None).
         clock: wall-clock epoch seconds for the signature date.
     """
 
@@ -102,6 +103,7 @@ class LeanTransport:
         http: HttpClient | None = None,
         clock: Callable[[], float] = time.time,
         user_agent_extra: str | None = None,
+        max_connections: int = 64,
     ) -> None:
         environ = os.environ
         self._region = resolve_region(region, environ)
@@ -118,7 +120,7 @@ class LeanTransport:
             credentials = default_provider()
         self._credentials = credentials
         self._owns_http = http is None
-        self._http = HttpClient() if http is None else http
+        self._http = HttpClient(max_connections=max_connections) if http is None else http
         self._clock = clock
         self._signer = SigV4Signer(self._region, "dynamodb")
         agent = f"{_USER_AGENT} {user_agent_extra}" if user_agent_extra else _USER_AGENT

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from aiotheory.testing import Backend
     from aiotheory.transport.base import Transport
 
+# STS AssumeRole and per-account isolation are moto's (DynamoDB Local has no STS and one account).
+pytestmark = pytest.mark.moto_only
+
 ROLE_1 = "arn:aws:iam::111111111111:role/partner-one"
 ROLE_2 = "arn:aws:iam::222222222222:role/partner-two"
 
