@@ -74,7 +74,9 @@ def demo(session: nox.Session) -> None:
 
     `python examples/quickstart.py` in the same env runs the CRUD quickstart (a test keeps it working).
     """
-    session.install(*_PACKAGE)
+    # Deployed functions run from bytecode (see `lambda-package`); uv writes none unless asked, and
+    # without it the init time shown would be mostly recompiling pydantic.
+    session.install("--compile-bytecode", *_PACKAGE)
     session.run("python", "examples/lambda_payments/demo.py")
 
 
