@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeGuard, runtime_checkable
 
 from .errors import CredentialsError
 
@@ -114,12 +114,7 @@ class EnvProvider:
                 )
             raise CredentialsError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
         last = self._last
-        if (
-            last is not None
-            and last.access_key_id == key_id
-            and last.secret_access_key == secret
-            and last.session_token == token
-        ):
+        if _unchanged(last, key_id, secret, token):
             return last
         self._last = Credentials(access_key_id=key_id, secret_access_key=secret, session_token=token)
         return self._last
@@ -166,12 +161,7 @@ class BotocoreChainProvider:
             raise _chain_failed(exc) from exc
         key_id, secret, token = frozen.access_key, frozen.secret_key, frozen.token or None
         last = self._last
-        if (
-            last is not None
-            and last.access_key_id == key_id
-            and last.secret_access_key == secret
-            and last.session_token == token
-        ):
+        if _unchanged(last, key_id, secret, token):
             return last
         # botocore keeps the expiry only privately; it is informational here (botocore refreshes).
         expiry: Any = getattr(source, "_expiry_time", None)
@@ -301,4 +291,17 @@ def resolve(
         return credentials
     raise CredentialsError(
         f"credentials must be Credentials, a tuple or a CredentialProvider, not {type(credentials).__name__}"
+    )
+
+
+def _unchanged(
+    last: Credentials | None, key_id: str, secret: str, token: str | None
+) -> TypeGuard[Credentials]:
+    """Whether `last` already holds these keys: providers hand back the same object (the signer's
+    cached key stays valid) instead of building a new one per call."""
+    return (
+        last is not None
+        and last.access_key_id == key_id
+        and last.secret_access_key == secret
+        and last.session_token == token
     )

@@ -21,6 +21,7 @@ from ._fakes import ServerError as ServerError
 from ._fakes import Stall as Stall
 from ._fakes import Throttle as Throttle
 from ._fakes import Unprocessed as Unprocessed
+from ._keepalive import KeepAliveStub as KeepAliveStub
 from ._runtime_api import Invocation as Invocation
 from ._runtime_api import LambdaProcess as LambdaProcess
 from ._runtime_api import RuntimeApi as RuntimeApi
@@ -33,6 +34,7 @@ __all__ = [
     "Fault",
     "FaultTransport",
     "Invocation",
+    "KeepAliveStub",
     "LambdaProcess",
     "MakeTable",
     "MotoServer",

@@ -189,51 +189,25 @@ def test_closing_a_db_closes_its_keep_alive_connections() -> None:
     """moto closes every connection itself, so only a keep-alive peer shows a DB that leaks its pool."""
     import asyncio
     import gc
-    import http.server
-    import threading
     import warnings
 
-    class KeepAlive(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    from aiotheory.testing import KeepAliveStub
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("content-type", "application/x-amz-json-1.0")
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-
-    async def use_and_close() -> None:
+    async def use_and_close(endpoint: str) -> None:
         db = DB(region="us-east-1", endpoint_url=endpoint, credentials=("k", "s"), pool_size=4)
         found = await asyncio.gather(*(db.find(Payment, "p1", f"x{i}") for i in range(4)))
         assert found == [None] * 4
         await db.close()
-
-    async def run() -> None:
-        await use_and_close()
-        gc.collect()  # the DB and its transport are garbage now, the loop still runs
+        gc.collect()  # the DB and its transport are garbage now, while the loop still runs
         await asyncio.sleep(0)
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            runner = asyncio.Runner()
-            try:
-                runner.run(run())
-            finally:
-                # close the loop without shutdown_asyncgens' help: only DB.close may have cleaned up
-                runner.get_loop().close()
-            gc.collect()
-        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-    finally:
-        server.shutdown()
-        server.server_close()
+    with KeepAliveStub() as stub, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = asyncio.Runner()
+        try:
+            runner.run(use_and_close(stub.endpoint_url))
+        finally:
+            # close the loop without shutdown_asyncgens' help: only DB.close may have cleaned up
+            runner.get_loop().close()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

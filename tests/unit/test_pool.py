@@ -555,43 +555,21 @@ class _HttpTransport:
 def test_pooled_connections_close_when_asyncio_run_shuts_its_loop_down() -> None:
     """asyncio.run per call (the misuse the Lambda decorator prevents) must not leak keep-alive sockets."""
     import gc
-    import http.server
-    import threading
     import warnings
 
+    from aiotheory.testing import KeepAliveStub
     from aiotheory.transport._pool import HttpClient
 
-    class KeepAlive(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
     client = HttpClient()
 
-    async def one() -> int:
+    async def one(url: str) -> int:
         return (await client.request("POST", url, {}, b"{}")).status
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            assert asyncio.run(one()) == 200  # leaves an idle keep-alive connection in loop 1
-            assert asyncio.run(one()) == 200  # loop 1 is closed now; the client rebinds to loop 2
-            gc.collect()
-        leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-        assert leaks == []
-    finally:
-        server.shutdown()
-        server.server_close()
+    with KeepAliveStub() as stub, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        url = stub.endpoint_url + "/"
+        assert asyncio.run(one(url)) == 200  # leaves an idle keep-alive connection in loop 1
+        assert asyncio.run(one(url)) == 200  # loop 1 is closed now; the client rebinds to loop 2
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
