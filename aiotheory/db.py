@@ -318,6 +318,40 @@ class DB:
         await self._put_item(schema, written, guard if condition is None else guard & condition)
         return written
 
+    async def replace(self, item: M, *, condition: Condition | None = None) -> M:
+        """Replace the stored item with `item` only if it is still the version `item` was read at.
+
+        The whole-item write that cannot lose a concurrent change: the PutItem is conditioned on the
+        stored Version equal to `item`'s, writes it bumped by one, and returns the model as written.
+        CreatedAt is kept as `item` carries it; UpdatedAt is set. The model needs a Version field.
+
+        Raises:
+            ItemNotFound: no item has this key (use `create` for new items).
+            ConditionFailed: the stored version differs, or `condition` did not hold (`.old` holds
+                the stored item).
+            ValidationError: the model has no Version field (before any request).
+        """
+        schema = schema_of(type(item))
+        if schema.version is None:
+            raise ValidationError(
+                f"replace() needs a Version field on {type(item).__name__}; use put() to overwrite"
+            )
+        current = getattr(item, schema.version.field)
+        stamped = self._stamped(item, schema, creating=False)
+        written = stamped.model_copy(update={schema.version.field: current + 1})
+        guard = _version_guard(schema, item, condition)
+        try:
+            await self._put_item(schema, written, guard)
+        except ConditionFailed as exc:
+            if exc.item is None:
+                raise ItemNotFound(
+                    f"no {type(item).__name__} item with that key in {self.table_name(type(item))}",
+                    table=self.table_name(type(item)),
+                    key=schema.key_of(item),
+                ) from exc
+            raise
+        return written
+
     def _stamped(self, item: M, schema: TableSchema[Any], *, creating: bool) -> M:
         changes: dict[str, object] = {}
         if schema.updated_at is not None or schema.created_at is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -231,3 +232,45 @@ async def test_types_round_trip_through_the_engine(db: DB, make_table) -> None:
     )
     await db.put(prof)
     assert await db.get(Profile, uid) == prof
+
+
+async def test_replace_bumps_version_and_keeps_created_at(clocked: tuple[DB, _Clock], make_table) -> None:
+    db, clock = clocked
+    await make_table(Payment)
+    p = await db.create(Payment(partner_id="p1", id="r", amount=1))
+    clock.advance(30)
+    new = await db.replace(p.model_copy(update={"amount": 2, "status": "paid"}))
+    assert (new.version, new.amount, new.status) == (1, 2, "paid")
+    assert new.created_at == p.created_at and new.updated_at == clock.now
+    assert await db.get(Payment, "p1", "r") == new
+
+
+async def test_replace_raises_condition_failed_when_stale(
+    db: DB, make_table
+) -> None:
+    await make_table(Payment)
+    p = await db.create(Payment(partner_id="p1", id="r", amount=1))
+    newer = await db.replace(p.model_copy(update={"amount": 2}))
+    with pytest.raises(ConditionFailed) as info:
+        await db.replace(p.model_copy(update={"amount": 3}))  # read at version 0, stored is 1
+    assert isinstance(info.value.old, Payment) and info.value.old.amount == 2
+    assert await db.get(Payment, "p1", "r") == newer
+
+
+async def test_replace_raises_item_not_found_and_writes_nothing(db: DB, make_table) -> None:
+    await make_table(Payment)
+    with pytest.raises(ItemNotFound):
+        await db.replace(Payment(partner_id="p1", id="ghost", amount=1))
+    assert await db.find(Payment, "p1", "ghost") is None
+
+
+async def test_concurrent_replaces_from_one_version_exactly_one_wins(db: DB, make_table) -> None:
+    await make_table(Payment)
+    p = await db.create(Payment(partner_id="p1", id="race", amount=0))
+    results = await asyncio.gather(
+        *(db.replace(p.model_copy(update={"amount": i})) for i in range(1, 7)), return_exceptions=True
+    )
+    winners = [r for r in results if isinstance(r, Payment)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConditionFailed) for r in results if not isinstance(r, Payment))
+    assert await db.get(Payment, "p1", "race") == winners[0]

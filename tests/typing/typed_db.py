@@ -48,6 +48,7 @@ async def crud(db: DB) -> None:
         p = Payment(partner_id="p1", id="pay_1", amount=10050)
         assert_type(await db.create(p), Payment)
         assert_type(await db.put(p), Payment)
+        assert_type(await db.replace(p), Payment)
         assert_type(await db.get(Payment, "p1", "pay_1"), Payment)
         assert_type(await db.find(Payment, "p1", "pay_1"), Payment | None)
         new = await db.update(

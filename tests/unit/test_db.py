@@ -211,3 +211,26 @@ def test_closing_a_db_closes_its_keep_alive_connections() -> None:
             runner.get_loop().close()
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_replace_needs_a_version_field_and_sends_nothing_without_one() -> None:
+    class Plain(Model, table="plain"):
+        id: Annotated[str, PK]
+
+    recorder = RecordingTransport(FakeTransport())
+    db = DB(transport=recorder, region="us-east-1")
+    with pytest.raises(ValidationError):
+        await db.replace(Plain(id="a"))
+    recorder.assert_nothing_sent()
+
+
+async def test_replace_payload_conditions_on_the_version_read() -> None:
+    db, recorder = _db({})
+    written = await db.replace(Payment(partner_id="p1", id="x", amount=1, version=4))
+    assert written.version == 5 and written.updated_at == NOW
+    op, payload = recorder.calls[0]
+    assert op == "PutItem"
+    assert payload["Item"]["version"] == {"N": "5"}
+    assert payload["ConditionExpression"] == "#n0 = :v0"
+    assert payload["ExpressionAttributeNames"] == {"#n0": "version"}
+    assert payload["ExpressionAttributeValues"] == {":v0": {"N": "4"}}
