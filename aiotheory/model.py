@@ -41,7 +41,7 @@ from ._model_markers import (
     Version,
 )
 from .codec import MAX_ITEM_BYTES, item_size
-from .errors import ValidationError
+from .errors import DecodeError, ValidationError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -204,6 +204,36 @@ class TableSchema(Generic[M]):
             self.pk.stored: self._key_value(self.pk, self._pk_codec, pk),
             self.sk.stored: self._key_value(self.sk, self._sk_codec, sk),
         }
+
+    def decode_key(self, item: Item, *, table: str | None = None) -> dict[str, object]:
+        """The key of `item` (a `Keys` map or a whole item) as field name -> value of the field's type.
+
+        `table` names the table in error messages (e.g. the prefixed name a stream record carries).
+
+        Raises:
+            DecodeError: a key attribute is missing or holds the wrong type.
+        """
+        where = self.table if table is None else table
+        out: dict[str, object] = {}
+        for attr, codec in ((self.pk, self._pk_codec), (self.sk, self._sk_codec)):
+            if attr is None or codec is None:
+                continue
+            av = item.get(attr.stored)
+            if av is None:
+                raise DecodeError(
+                    f"an item of table {where!r} lacks key attribute {attr.stored!r}",
+                    table=where,
+                    field=attr.field,
+                )
+            try:
+                out[attr.field] = codec.dec(av)
+            except (KeyError, ValueError, TypeError):
+                raise DecodeError(
+                    f"an item of table {where!r} holds key {attr.stored!r} of the wrong type",
+                    table=where,
+                    field=attr.field,
+                ) from None
+        return out
 
     def _key_value(self, attr: KeyAttr, codec: _cc.TypeCodec, value: object) -> AttributeValue:
         # Twice per get/delete: the error context is formatted only when raising.

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
 
-from .errors import DecodeError, ValidationError
+from .errors import ValidationError
 from .model import Model, TableSchema, schema_of
 
 if TYPE_CHECKING:
@@ -89,40 +89,17 @@ class StreamRecord(Generic[M]):
 
 
 class _Route(Generic[M]):
-    """A table's model with its schema and key decoders, resolved once per router."""
+    """A table's model with its compiled schema, resolved once per router."""
 
-    __slots__ = ("keys", "model", "schema")
+    __slots__ = ("model", "schema")
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self.schema: TableSchema[M] = schema_of(model)
-        schema = self.schema
-        # (stored name, field name, decoder): the schema's own key codecs, so a datetime or UUID sort
-        # key reads back as the type the field declares.
-        keys = [(schema.pk.stored, schema.pk.field, schema._pk_codec.dec)]
-        if schema.sk is not None and schema._sk_codec is not None:
-            keys.append((schema.sk.stored, schema.sk.field, schema._sk_codec.dec))
-        self.keys = tuple(keys)
 
     def decode_keys(self, raw: Item, table: str) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for stored, name, dec in self.keys:
-            av = raw.get(stored)
-            if av is None:
-                raise DecodeError(
-                    f"a stream record of table {table!r} lacks key attribute {stored!r}",
-                    table=table,
-                    field=name,
-                )
-            try:
-                out[name] = dec(av)
-            except (KeyError, ValueError, TypeError):
-                raise DecodeError(
-                    f"a stream record of table {table!r} holds a key {stored!r} of the wrong type",
-                    table=table,
-                    field=name,
-                ) from None
-        return out
+        # The schema's own key codecs: a datetime or UUID sort key reads back as the field's type.
+        return self.schema.decode_key(raw, table=table)
 
 
 class StreamRouter(Generic[M]):

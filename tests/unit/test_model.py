@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any
@@ -503,3 +503,24 @@ def test_import_loads_no_asyncio_when_importing_model_and_codec():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+class _Event(Model, table="events"):
+    stream: Annotated[UUID, PK]
+    at: Annotated[datetime, SK]
+
+
+def test_decode_key_returns_field_typed_values_and_names_missing_parts() -> None:
+    import uuid
+
+    from aiotheory.errors import DecodeError
+
+    schema = schema_of(_Event)
+    sid = uuid.uuid4()
+    at = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert schema.decode_key(schema.key(sid, at)) == {"stream": sid, "at": at}
+    with pytest.raises(DecodeError) as info:
+        schema.decode_key({"stream": {"S": str(sid)}}, table="dev_events")
+    assert info.value.field == "at" and info.value.table == "dev_events"
+    with pytest.raises(DecodeError):
+        schema.decode_key({"stream": {"N": "1"}, "at": {"S": "x"}})
