@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ATTRIBUTE_TYPES", "MAX_EXPRESSION_BYTES", "MAX_IN_OPERANDS", "MAX_PLACEHOLDER_BYTES"]
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "MAX_EXPRESSION_BYTES",
+    "MAX_IN_OPERANDS",
+    "MAX_OPERATORS",
+    "MAX_PLACEHOLDER_BYTES",
+    "OPERATOR_FREE_BYTES",
+]
 
 #: "The maximum length of any expression string is 4 KB" (each of condition, filter, key condition,
 #: update and projection counts separately).
@@ -17,5 +24,11 @@ MAX_IN_OPERANDS: Final = 100
 #: "The maximum length of any single expression attribute name or expression attribute value is 255 bytes"
 #: (the placeholder itself, e.g. `#status`); only Raw placeholders can come near it.
 MAX_PLACEHOLDER_BYTES: Final = 255
+#: "The maximum number of operators or functions allowed in any expression is 300." Measured on
+#: DynamoDB Local: each comparator, AND/OR, NOT, BETWEEN, IN and function counts once; 301 is refused.
+MAX_OPERATORS: Final = 300
+#: Every operator takes at least 3 characters ("a=b"), so a shorter expression cannot hold 301 of them
+#: and is not scanned.
+OPERATOR_FREE_BYTES: Final = 3 * MAX_OPERATORS
 #: The type descriptors attribute_type() accepts.
 ATTRIBUTE_TYPES: Final = frozenset({"S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"})

@@ -6,12 +6,13 @@ The request path is one recursive walk (`node._render(params)`): no closures, no
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from aiotheory.errors import ValidationError
 
 from ._attr import Attr
-from ._limits import MAX_EXPRESSION_BYTES
+from ._limits import MAX_EXPRESSION_BYTES, MAX_OPERATORS, OPERATOR_FREE_BYTES
 from ._nodes import CLAUSES, And, Between, Call, Compare, Condition, Raw, Update, Value
 from ._params import path_text
 
@@ -20,16 +21,55 @@ if TYPE_CHECKING:
 
     from ._params import Params
 
-__all__ = ["render_condition", "render_key_condition", "render_projection", "render_update"]
+__all__ = [
+    "count_operators",
+    "render_condition",
+    "render_key_condition",
+    "render_projection",
+    "render_update",
+]
 
 
-def _checked(kind: str, expression: str) -> str:
+def _checked(kind: str, expression: str, *, operators: bool = False) -> str:
     size = len(expression) if expression.isascii() else len(expression.encode())
     if size > MAX_EXPRESSION_BYTES:
         raise ValidationError(
             f"{kind} is {size} bytes; DynamoDB allows at most {MAX_EXPRESSION_BYTES} bytes per expression"
         )
+    if operators and size > OPERATOR_FREE_BYTES:
+        count = count_operators(expression)
+        if count > MAX_OPERATORS:
+            raise ValidationError(
+                f"{kind} has {count} operators and functions; DynamoDB allows at most {MAX_OPERATORS}"
+            )
     return expression
+
+
+# Placeholders first (so "#and" is a name, not AND), then comparators, then words; a word followed by
+# "(" is a function call.
+_TOKENS: Final = re.compile(r"[#:][A-Za-z0-9_]+|<>|<=|>=|[=<>]|([A-Za-z_][A-Za-z0-9_]*)(\s*\()?")
+_KEYWORDS: Final = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
+
+
+def count_operators(expression: str) -> int:
+    """Operators and functions in a condition as DynamoDB counts them (BETWEEN's own AND is not one)."""
+    count = 0
+    between = 0
+    for match in _TOKENS.finditer(expression):
+        word, call = match.group(1), match.group(2)
+        if word is None:
+            count += match.group(0)[0] not in "#:"  # a comparator, not a placeholder
+        elif call is not None:
+            count += 1  # attribute_exists(...), size(...), begins_with(...), ...
+        else:
+            upper = word.upper()
+            if upper in _KEYWORDS:
+                if upper == "AND" and between:
+                    between -= 1  # "x BETWEEN a AND b": one operator, not two
+                    continue
+                between += upper == "BETWEEN"
+                count += 1
+    return count
 
 
 def render_condition(cond: Condition, params: Params) -> str:
@@ -40,7 +80,7 @@ def render_condition(cond: Condition, params: Params) -> str:
     """
     if not isinstance(cond, Condition):
         raise ValidationError(f"expected a Condition, got {type(cond).__name__}")
-    return _checked("condition expression", cond._render(params))
+    return _checked("condition expression", cond._render(params), operators=True)
 
 
 def render_key_condition(cond: Condition, params: Params, *, pk: str, sk: str | None = None) -> str:
@@ -72,7 +112,7 @@ def render_key_condition(cond: Condition, params: Params, *, pk: str, sk: str | 
             raise ValidationError(f"key condition part {part} is not allowed; expected {expected}")
     if not has_pk:
         raise ValidationError(f"key condition must test the partition key {pk!r} with =")
-    return _checked("key condition expression", cond._render(params))
+    return _checked("key condition expression", cond._render(params), operators=True)
 
 
 def _is_key_test(part: Condition, name: str, *, pk_only: bool) -> bool:

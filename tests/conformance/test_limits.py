@@ -13,7 +13,7 @@ from typing import Annotated
 
 import pytest
 
-from aiotheory import DB, PK, AwsError, Model, ValidationError
+from aiotheory import DB, PK, AwsError, AwsValidationError, Model, ValidationError
 from aiotheory.codec import MAX_ITEM_BYTES, encode_value, item_size
 
 #: (number text, whether DynamoDB accepts it): 38 significant digits, magnitudes 1E-130 .. <1E+126;
@@ -105,3 +105,56 @@ async def test_engine_rejects_empty_key_value_as_codec_does(db: DB, make_table) 
     with pytest.raises(AwsError) as info:
         await _raw_put(db, {"id": {"S": ""}})
     assert info.value.code == "ValidationException"
+
+
+def _chain(shape: str, n: int) -> tuple[str, dict[str, dict[str, str]]]:
+    values = {":v": {"N": "1"}, ":w": {"N": "2"}}
+    parts = {
+        "or": ("#a = :v", " OR "),
+        "not": ("NOT (#a = :v)", " AND "),
+        "exists": ("attribute_exists(#a)", " AND "),
+        "in": ("#a IN (:v, :w)", " AND "),
+        "size": ("size(#a) > :v", " AND "),
+        "between": ("#a BETWEEN :v AND :w", " AND "),
+    }
+    term, joint = parts[shape]
+    expression = joint.join([term] * n)
+    return expression, {k: v for k, v in values.items() if k in expression}
+
+
+#: (shape, n): chains just under and just over 300 operators by DynamoDB's count.
+_CHAINS = [
+    ("or", 150), ("or", 151), ("not", 100), ("not", 101), ("exists", 150), ("exists", 151),
+    ("in", 150), ("in", 151), ("size", 100), ("size", 101), ("between", 150), ("between", 151),
+]  # fmt: skip
+
+
+@pytest.mark.ddblocal_only
+@pytest.mark.parametrize(("shape", "n"), _CHAINS)
+async def test_engine_operator_limit_matches_count_operators(db: DB, make_table, shape: str, n: int) -> None:
+    from aiotheory.expr._limits import MAX_OPERATORS
+    from aiotheory.expr._render import count_operators
+
+    await make_table(Blob)
+    expression, values = _chain(shape, n)
+    payload = {
+        "TableName": db.table_name(Blob),
+        "FilterExpression": expression,
+        "ExpressionAttributeNames": {"#a": "data"},
+    }
+    if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+        payload["ExpressionAttributeValues"] = values
+    ours = count_operators(expression) <= MAX_OPERATORS
+    engine = await _engine_accepts(db, payload)
+    assert ours == engine, f"{shape} x{n}: we count {count_operators(expression)}"
+
+
+async def _engine_accepts(db: DB, payload: dict[str, object]) -> bool:
+    """True when DynamoDB runs the scan, False when it refuses it for too many operators."""
+    try:
+        await db._call("Scan", payload)
+    except AwsValidationError as exc:
+        if "too many operators" in exc.message:
+            return False
+        raise
+    return True

@@ -753,3 +753,37 @@ def test_import_loads_no_async_transport_or_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ------------------------------------------------------------------------------ operator limit
+
+
+@pytest.mark.parametrize(
+    ("expression", "operators"),
+    [
+        ("#a = :v0", 1),
+        ("#a = :v0 OR #a = :v1", 3),
+        ("NOT (#a = :v0)", 2),
+        ("#a BETWEEN :l AND :h", 1),  # BETWEEN's own AND is part of it
+        ("#a BETWEEN :l AND :h AND #b = :c", 3),
+        ("attribute_exists(#and) AND #or IN (:a, :b)", 3),  # placeholders named like keywords
+        ("size(#a) > :v", 2),
+        ("begins_with(#a, :v) and contains(#b, :c)", 3),  # keywords are case-insensitive
+        ("#a <> :v AND #b >= :w", 3),
+    ],
+)
+def test_count_operators_counts_as_dynamodb_does(expression: str, operators: int) -> None:
+    from aiotheory.expr._render import count_operators
+
+    assert count_operators(expression) == operators
+
+
+def test_render_condition_refuses_more_than_300_operators() -> None:
+    from functools import reduce
+
+    amount = Attr(("amount",))
+    ok = reduce(lambda a, b: a | b, [amount == i for i in range(150)])  # 150 "=" + 149 OR = 299
+    assert render_condition(ok, Params()).count(" OR ") == 149
+    too_many = ok | (amount == 150)  # 151 "=" + 150 OR = 301
+    with pytest.raises(ValidationError, match="301 operators"):
+        render_condition(too_many, Params())
