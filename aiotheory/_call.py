@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from . import _logging
-from .deadlines import applied
+from .deadlines import applied, current_deadline
 from .errors import AwsError, DeadlineExceeded, ExpiredToken, TransportError, is_throttling
 
 if TYPE_CHECKING:
@@ -50,10 +50,10 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
     quota = policy.quota
     limiter = policy.limiter
     attempt = 1
-    started = time.perf_counter()
     # Observation (aws_lambda issue): None unless a tracer is set or aiotheory.calls logs at DEBUG,
-    # so an unobserved call pays one module attribute read.
+    # so an unobserved call pays one module attribute read (and no clock read).
     hook = _logging.hook
+    started = 0.0 if hook is None else time.perf_counter()
     span = None if hook is None else hook.started(transport, operation)
     # ExpiredToken: the transport has invalidated its credential provider; resend once, at once.
     renewed = False
@@ -66,8 +66,13 @@ async def call(transport: Transport, operation: str, payload: Payload, policy: R
                     await policy.sleep(wait)
                 wait = limiter.delay()
         try:
-            async with applied(operation, outcome_unknown=write):
+            if current_deadline() is None:
+                # Outside any scope `applied` would do nothing; skipping it saves its object and two
+                # coroutines per attempt. A scope cannot begin between this check and the send.
                 reply = await transport.send(operation, payload)
+            else:
+                async with applied(operation, outcome_unknown=write):
+                    reply = await transport.send(operation, payload)
         except DeadlineExceeded as exc:
             if hook is not None:
                 hook.finished(span, transport, operation, attempt, started, exc)

@@ -288,7 +288,7 @@ class DB:
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         if consistent:
             payload["ConsistentRead"] = True
-        reply = await self._call("GetItem", payload)
+        reply = await call(self.transport, "GetItem", payload, self._retry)
         item = reply.get("Item")
         return None if item is None else schema.decode(item)
 
@@ -708,11 +708,9 @@ class DB:
         return Scan(self, model, secret=self.cursor_secret)
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+# The running loop or None, in one C call: `get_running_loop()` raises outside a loop, and the
+# `transport` property runs on every request.
+_running_loop: Final = asyncio._get_running_loop
 
 
 def _credentials_type() -> type[Credentials]:

@@ -306,7 +306,7 @@ class HttpClient:
         else:
             await self._wait_for_slot(pool)
         try:
-            conn = self._checkout(pool)
+            conn = self._checkout(pool) if pool.idle else None
             if conn is None:
                 conn = await self._connect(pool)
             try:
@@ -322,7 +322,10 @@ class HttpClient:
                 conn.close()
             return response
         finally:
-            pool.release()
+            if pool.waiters:
+                pool.release()
+            else:
+                pool.in_use -= 1  # `release()` without its call when nobody waits (the common case)
 
     async def close(self) -> None:
         """Close idle connections; connections in use close when their request ends. Idempotent."""

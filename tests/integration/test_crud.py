@@ -245,9 +245,7 @@ async def test_replace_bumps_version_and_keeps_created_at(clocked: tuple[DB, _Cl
     assert await db.get(Payment, "p1", "r") == new
 
 
-async def test_replace_raises_condition_failed_when_stale(
-    db: DB, make_table
-) -> None:
+async def test_replace_raises_condition_failed_when_stale(db: DB, make_table) -> None:
     await make_table(Payment)
     p = await db.create(Payment(partner_id="p1", id="r", amount=1))
     newer = await db.replace(p.model_copy(update={"amount": 2}))
