@@ -120,7 +120,50 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> byt
     return data
 
 
-class MotoServer:
+class _EngineBase:
+    """What every engine shares: its endpoint once started, reset callbacks, `with` support.
+
+    Subclasses start and stop the engine and clear its state in `_clear()`; `reset()` then runs the
+    callbacks, so no engine can forget them.
+    """
+
+    _endpoint_url: str | None
+    _callbacks: list[ResetCallback]
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        return self._endpoint_url
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Clear the engine's state (see `_clear` of each engine), then run the reset callbacks."""
+        self._clear()
+        for callback in self._callbacks:
+            callback()
+
+    def on_reset(self, callback: ResetCallback, /) -> None:
+        self._callbacks.append(callback)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class MotoServer(_EngineBase):
     """moto's server on a free local port, in a thread of this process."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -129,12 +172,6 @@ class MotoServer:
         self._server: ThreadedMotoServer | None = None
         self._endpoint_url: str | None = None
         self._callbacks: list[ResetCallback] = []
-
-    @property
-    def endpoint_url(self) -> str:
-        if self._endpoint_url is None:
-            raise RuntimeError("MotoServer is not running; call start() first")
-        return self._endpoint_url
 
     def start(self) -> Self:
         if self._server is not None:
@@ -152,28 +189,15 @@ class MotoServer:
         self._endpoint_url = f"http://{host}:{port}"
         return self
 
-    def reset(self) -> None:
-        """Drop all moto state (`POST /moto-api/reset`), then run the reset callbacks."""
+    def _clear(self) -> None:
+        """Drop all moto state (`POST /moto-api/reset`)."""
         _post(f"{self.endpoint_url}/moto-api/reset", b"", {}, timeout=10.0)
-        for callback in self._callbacks:
-            callback()
-
-    def on_reset(self, callback: ResetCallback, /) -> None:
-        self._callbacks.append(callback)
 
     def stop(self) -> None:
         server, self._server = self._server, None
         self._endpoint_url = None
         if server is not None:
             server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def find_dynamodb_local(directory: Path) -> Path | None:
@@ -247,7 +271,7 @@ def _tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
-class DynamoDBLocal:
+class DynamoDBLocal(_EngineBase):
     """AWS's DynamoDB Local engine as a java child process, in memory, on a free local port.
 
     Args:
@@ -278,12 +302,6 @@ class DynamoDBLocal:
         self._log_path: Path | None = None
         self._endpoint_url: str | None = None
         self._callbacks: list[ResetCallback] = []
-
-    @property
-    def endpoint_url(self) -> str:
-        if self._endpoint_url is None:
-            raise RuntimeError("DynamoDBLocal is not running; call start() first")
-        return self._endpoint_url
 
     def start(self) -> Self:
         """Fetch the engine if needed, start it and wait (at most `startup_timeout`) until it answers."""
@@ -364,8 +382,8 @@ class DynamoDBLocal:
                 continue
             return
 
-    def reset(self) -> None:
-        """Delete every table of the run's key and region, then run the reset callbacks."""
+    def _clear(self) -> None:
+        """Delete every table of the run's key and region."""
         list_tables = {**_PROBE_HEADERS, "X-Amz-Target": "DynamoDB_20120810.ListTables"}
         delete_table = {**_PROBE_HEADERS, "X-Amz-Target": "DynamoDB_20120810.DeleteTable"}
         start: str | None = None
@@ -385,11 +403,6 @@ class DynamoDBLocal:
                 exc.close()
                 if exc.code != 400:  # 400 = already gone
                     raise
-        for callback in self._callbacks:
-            callback()
-
-    def on_reset(self, callback: ResetCallback, /) -> None:
-        self._callbacks.append(callback)
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -408,14 +421,6 @@ class DynamoDBLocal:
         path, self._log_path = self._log_path, None
         if path is not None:
             path.unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class _PortTaken(RuntimeError):
