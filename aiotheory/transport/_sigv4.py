@@ -157,9 +157,7 @@ class SigV4Signer:
         creq, signed = self._canonical(method, host, path, query, headers, body, amz_date, token)
         date = amz_date[:8]
         inner, outer = self._macs(creds, date)
-        to_sign = (
-            f"{_ALGORITHM}\n{amz_date}\n{date}{self._scope_tail}\n{_sha256(creq.encode('utf-8')).hexdigest()}"
-        )
+        to_sign = self.string_to_sign(creq, amz_date)
         # HMAC-SHA256 by hand from the cached padded-key states: hmac.digest() re-initialises OpenSSL
         # per call (about 2 us); two state copies cost about 0.5 us.
         mac = inner.copy()
