@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .errors import DecodeError as DecodeError
     from .errors import ExpiredToken as ExpiredToken
     from .errors import ItemNotFound as ItemNotFound
+    from .errors import OutcomeUnknown as OutcomeUnknown
+    from .errors import ReplyMismatch as ReplyMismatch
     from .errors import ResourceInUse as ResourceInUse
     from .errors import ResourceNotFound as ResourceNotFound
     from .errors import ServiceError as ServiceError
@@ -98,11 +100,13 @@ __all__ = [
     "LSI",
     "Model",
     "OmitEmpty",
+    "OutcomeUnknown",
     "PK",
     "Page",
     "ParallelScan",
     "Query",
     "Raw",
+    "ReplyMismatch",
     "ResourceInUse",
     "ResourceNotFound",
     "RetryPolicy",
@@ -142,6 +146,8 @@ _ERRORS: Final = (
     "DecodeError",
     "ExpiredToken",
     "ItemNotFound",
+    "OutcomeUnknown",
+    "ReplyMismatch",
     "ResourceInUse",
     "ResourceNotFound",
     "ServiceError",

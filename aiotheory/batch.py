@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import anyio
 
 from .deadlines import applied
-from .errors import AwsError, DeadlineExceeded, TransportError, UnprocessedItems, ValidationError
+from .errors import (
+    AwsError,
+    DeadlineExceeded,
+    OutcomeUnknown,
+    TransportError,
+    UnprocessedItems,
+    ValidationError,
+)
 from .expr import Params, render_projection
 from .model import Model, schema_of
 
@@ -48,6 +55,7 @@ DEFAULT_CONCURRENCY: Final = 8
 #: Rounds per chunk (the first request plus retries of what came back unprocessed or throttled).
 DEFAULT_ROUNDS: Final = 10
 
+_NONE: Final[frozenset[int]] = frozenset()
 _GET: Final = "BatchGetItem"
 _WRITE: Final = "BatchWriteItem"
 
@@ -99,10 +107,11 @@ class _Rounds:
     """What one batch call shares across its chunk tasks: the limiter, the policy, and what failed.
 
     A chunk's failure is recorded here instead of raised, so one chunk running out of time or retries
-    never cancels the others: every chunk ends knowing which of its work was done.
+    never cancels the others: every chunk ends knowing which of its work was done, which was not, and
+    which may have been (a request that left without a usable reply).
     """
 
-    __slots__ = ("cause", "db", "failed", "limiter", "operation", "rounds", "unknown")
+    __slots__ = ("cause", "db", "failed", "limiter", "operation", "resend", "rounds", "unknown")
 
     def __init__(self, db: DB, operation: str, concurrency: int, rounds: int) -> None:
         if concurrency < 1:
@@ -113,15 +122,19 @@ class _Rounds:
         self.operation = operation
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.rounds = rounds
-        self.failed: list[int] = []  # positions (in the call's unique work list) not done
-        self.unknown = 0  # how many of `failed` were in flight when the deadline struck
+        # BatchWriteItem: the call function must not resend a request whose reply was lost on its own,
+        # or this layer could not know that its writes may have landed; the chunk resends it instead.
+        self.resend: bool | None = False if operation == _WRITE else None
+        self.failed: list[int] = []  # positions (in the call's unique work list) certainly not done
+        self.unknown: list[int] = []  # positions whose request left without a usable reply
         self.cause: BaseException | None = None
 
-    def fail(self, positions: Iterable[int], cause: BaseException | None) -> None:
-        before = len(self.failed)
-        self.failed.extend(positions)
-        if isinstance(cause, DeadlineExceeded) and cause.outcome_unknown:
-            self.unknown += len(self.failed) - before
+    def fail(
+        self, positions: Iterable[int], cause: BaseException | None, tainted: set[int] | frozenset[int]
+    ) -> None:
+        """Record `positions` as not done, or as unknown when a request carrying them may have landed."""
+        for p in positions:
+            (self.unknown if p in tainted else self.failed).append(p)
         if self.cause is None and cause is not None:
             self.cause = cause
 
@@ -133,12 +146,15 @@ class _Rounds:
         """
         try:
             async with self.limiter:
-                return await self.db._call(self.operation, payload)
+                return await self.db._call(self.operation, payload, resend=self.resend)
         except (AwsError, TransportError, DeadlineExceeded) as exc:
             return exc
 
     def retryable(self, error: BaseException) -> bool:
-        return not isinstance(error, DeadlineExceeded) and self.db._retry.retryable(error)
+        if isinstance(error, DeadlineExceeded):
+            return False
+        # Puts and deletes are idempotent: a request whose reply was lost is sent again next round.
+        return isinstance(error, OutcomeUnknown) or self.db._retry.retryable(error)
 
     async def backoff(self, attempt: int) -> DeadlineExceeded | None:
         """Full-jitter backoff before round `attempt + 1`, under the deadline; the expiry is returned."""
@@ -150,7 +166,7 @@ class _Rounds:
             return exc
         return None
 
-    def error(self, what: str, total: int, items: list[Any]) -> UnprocessedItems:
+    def error(self, what: str, total: int, items: list[Any], unknown: list[Any]) -> UnprocessedItems:
         reason = "the deadline ran out"
         cause = self.cause
         if isinstance(cause, AwsError):
@@ -160,11 +176,16 @@ class _Rounds:
         elif cause is None:
             reason = f"still unprocessed after {self.rounds} rounds"
         message = f"{self.operation}: {len(items)} of {total} {what} not done ({reason})"
-        if self.unknown:
+        if unknown:
             message += (
-                f"; {self.unknown} of them were in flight when the deadline struck and may have been applied"
+                f"; {len(unknown)} more were sent without a usable reply and may have been applied (.unknown)"
             )
-        return UnprocessedItems(message, items=items, operation=self.operation)
+        return UnprocessedItems(message, items=items, unknown=unknown, operation=self.operation)
+
+
+def _maybe_applied(error: BaseException) -> bool:
+    """Whether the request that ended in `error` may have been applied (its reply was lost)."""
+    return isinstance(error, OutcomeUnknown | AwsError | DeadlineExceeded) and error.outcome_unknown
 
 
 # ------------------------------------------------------------------------------------------ batch_get
@@ -196,7 +217,7 @@ class _GetRun:
             reply = await rounds.send(payload)
             if isinstance(reply, BaseException):
                 if not rounds.retryable(reply) or attempt >= rounds.rounds:
-                    rounds.fail(pending, reply)
+                    rounds.fail(pending, reply, _NONE)
                     return
             else:
                 for item in reply.get("Responses", {}).get(self.table, ()):
@@ -206,11 +227,11 @@ class _GetRun:
                     return
                 pending = [index[key_id(schema, k)] for k in left]
                 if attempt >= rounds.rounds:
-                    rounds.fail(pending, None)
+                    rounds.fail(pending, None, _NONE)
                     return
             expired = await rounds.backoff(attempt)
             if expired is not None:
-                rounds.fail(pending, expired)
+                rounds.fail(pending, expired, _NONE)
                 return
             attempt += 1
 
@@ -270,7 +291,7 @@ async def batch_get(
     failed = run.rounds.failed
     if failed:
         failed.sort()
-        error = run.rounds.error("keys were", len(run.keys), [originals[p] for p in failed])
+        error = run.rounds.error("keys were", len(run.keys), [originals[p] for p in failed], [])
         raise error from run.rounds.cause
     decoded: list[M | None] = []
     cache: dict[int, M | None] = {}
@@ -315,6 +336,7 @@ class _WriteRun:
             schemas[w.table] = w.schema
             index[(w.table, key_id(w.schema, _request_key(w.request)))] = p
         pending = positions
+        tainted: set[int] = set()  # positions some request carried that left without a usable reply
         attempt = 1
         while True:
             request_items: dict[str, list[Payload]] = {}
@@ -323,8 +345,10 @@ class _WriteRun:
                 request_items.setdefault(w.table, []).append(w.request)
             reply = await rounds.send({"RequestItems": request_items})
             if isinstance(reply, BaseException):
+                if _maybe_applied(reply):
+                    tainted.update(pending)
                 if not rounds.retryable(reply) or attempt >= rounds.rounds:
-                    rounds.fail(pending, reply)
+                    rounds.fail(pending, reply, tainted)
                     return
             else:
                 left = reply.get("UnprocessedItems") or {}
@@ -337,11 +361,11 @@ class _WriteRun:
                     return
                 pending = sorted(back)
                 if attempt >= rounds.rounds:
-                    rounds.fail(pending, None)
+                    rounds.fail(pending, None, tainted)
                     return
             expired = await rounds.backoff(attempt)
             if expired is not None:
-                rounds.fail(pending, expired)
+                rounds.fail(pending, expired, tainted)
                 return
             attempt += 1
 
@@ -410,9 +434,15 @@ async def batch_write(
     async with anyio.create_task_group() as tg:
         for start in range(0, len(positions), MAX_BATCH_WRITE):
             tg.start_soon(run.chunk, positions[start : start + MAX_BATCH_WRITE])
-    failed = run.rounds.failed
-    if failed:
+    failed, unknown = run.rounds.failed, run.rounds.unknown
+    if failed or unknown:
         failed.sort()
-        error = run.rounds.error("writes were", len(writes), [writes[p].origin for p in failed])
+        unknown.sort()
+        error = run.rounds.error(
+            "writes were",
+            len(writes),
+            [writes[p].origin for p in failed],
+            [writes[p].origin for p in unknown],
+        )
         raise error from run.rounds.cause
     return written

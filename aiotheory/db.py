@@ -16,8 +16,11 @@ from ._sizing import sizing
 from .errors import (
     ConditionFailed,
     ItemNotFound,
+    OutcomeUnknown,
+    ResourceInUse,
     ResourceNotFound,
     TableSchemaMismatch,
+    TransactionCanceled,
     ValidationError,
 )
 from .expr import Attr, Condition, Params, Update, render_condition, render_update
@@ -242,8 +245,10 @@ class DB:
             credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
         )
 
-    async def _call(self, operation: str, payload: Payload) -> Payload:
-        return await call(self.transport, operation, payload, self._retry)
+    async def _call(
+        self, operation: str, payload: Payload, *, resend: bool | None = None, key: Item | None = None
+    ) -> Payload:
+        return await call(self.transport, operation, payload, self._retry, resend=resend, key=key)
 
     # ---------------------------------------------------------------------------------------- reads
 
@@ -365,26 +370,48 @@ class DB:
         return item.model_copy(update=changes) if changes else item
 
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
-        payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": schema.encode(item)}
-        await self._conditional_write("PutItem", payload, schema, condition)
+        encoded = schema.encode(item)
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
+        await self._conditional_write("PutItem", payload, schema, condition, _key_in(schema, encoded))
 
     async def _conditional_write(
-        self, operation: str, payload: Payload, schema: TableSchema[Any], condition: Condition | None
+        self,
+        operation: str,
+        payload: Payload,
+        schema: TableSchema[Any],
+        condition: Condition | None,
+        key: Item,
     ) -> None:
-        """Send a PutItem/DeleteItem with `condition`; a failed condition carries the decoded old item."""
+        """Send a PutItem/DeleteItem with `condition`; a failed condition carries the decoded old item.
+
+        Both may be resent after a lost reply. A refusal that may answer our own first attempt is
+        resolved from the stored item DynamoDB returns: a PutItem landed when the stored item is the
+        one we wrote (create, replace), a DeleteItem when no item is left.
+        """
         if condition is not None:
             params = Params()
             payload["ConditionExpression"] = render_condition(condition, params)
             params.apply(payload)
             payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            await self._call(operation, payload)
+            await self._call(operation, payload, key=key)
         except ConditionFailed as exc:
+            if exc.outcome_unknown:
+                stored = exc.item
+                if operation == "DeleteItem" and stored is None:
+                    return
+                if operation == "PutItem" and stored is not None and _same(schema, stored, payload["Item"]):
+                    return
             self._attach_old(exc, schema)
             raise
 
     async def update(
-        self, item: M, *updates: Update, condition: Condition | None = None, upsert: bool = False
+        self,
+        item: M,
+        *updates: Update,
+        condition: Condition | None = None,
+        upsert: bool = False,
+        idempotent: bool = False,
     ) -> M:
         """Apply `updates` to the stored item with `item`'s key and return the new model.
 
@@ -392,9 +419,18 @@ class DB:
         bumps it. A missing item raises ItemNotFound rather than creating a partial one, unless
         `upsert=True`.
 
+        A lost reply is resent only when that is safe: with a Version field (the version check makes
+        a second application fail, and the stored item tells whether the first landed) or when every
+        action is idempotent (SET to a value, REMOVE, set ADD/DELETE). Otherwise (a number ADD, a list
+        append, arithmetic) OutcomeUnknown is raised. `idempotent=True` makes any update exactly-once:
+        it is sent as a one-item TransactWriteItems with a ClientRequestToken, which DynamoDB
+        deduplicates for 10 minutes, so it can always be resent; it costs twice the write capacity of
+        an UpdateItem, and the new item is read back with a strongly consistent GetItem.
+
         Raises:
             ItemNotFound: no item has this key (and upsert is False).
             ConditionFailed: `condition` or the version check did not hold.
+            OutcomeUnknown: the request left, no usable reply came back, and resending was not safe.
         """
         schema = schema_of(type(item))
         actions, guard = _update_plan(schema, item, updates, condition, upsert, self._clock)
@@ -409,9 +445,25 @@ class DB:
             payload["ConditionExpression"] = render_condition(guard, params)
             payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         params.apply(payload)
+        if idempotent:
+            return await self._update_once(schema, item, payload, upsert)
+        safe = schema.version is not None or _idempotent(actions)
         try:
-            reply = await self._call("UpdateItem", payload)
+            reply = await self._call("UpdateItem", payload, resend=safe)
         except ConditionFailed as exc:
+            if exc.outcome_unknown:
+                landed = _update_landed(schema, item, actions, exc.item)
+                if landed:
+                    found: M = schema.decode(exc.item)  # type: ignore[arg-type]  # landed implies an item
+                    return found
+                if landed is None:
+                    raise OutcomeUnknown(
+                        f"UpdateItem on {payload['TableName']}: the reply was lost and the stored item "
+                        "cannot tell whether this update was applied",
+                        operation="UpdateItem",
+                        table=payload["TableName"],
+                        key=payload["Key"],
+                    ) from exc
             if not upsert and exc.item is None:
                 raise ItemNotFound(
                     f"no {type(item).__name__} item with that key in {payload['TableName']}",
@@ -422,6 +474,45 @@ class DB:
             raise
         new: M = schema.decode(reply["Attributes"])
         return new
+
+    async def _update_once(self, schema: TableSchema[M], item: Model, payload: Payload, upsert: bool) -> M:
+        """An UpdateItem sent as a one-action TransactWriteItems with its own ClientRequestToken."""
+        import uuid
+
+        # A transaction's Update takes no ReturnValues; ALL_OLD on a failed check stays.
+        action = {name: value for name, value in payload.items() if name != "ReturnValues"}
+        request: Payload = {"TransactItems": [{"Update": action}], "ClientRequestToken": str(uuid.uuid4())}
+        key = payload["Key"]
+        try:
+            await self._call("TransactWriteItems", request, key=key)
+        except TransactionCanceled as exc:
+            reason = exc.reasons[0] if exc.reasons else None
+            if reason is None or reason.code != "ConditionalCheckFailed":
+                raise
+            if not upsert and reason.item is None:
+                raise ItemNotFound(
+                    f"no {type(item).__name__} item with that key in {payload['TableName']}",
+                    table=payload["TableName"],
+                    key=key,
+                ) from exc
+            failed = ConditionFailed(
+                reason.message or "The conditional request failed",
+                code="ConditionalCheckFailedException",
+                operation="TransactWriteItems",
+                status=exc.status,
+                request_id=exc.request_id,
+                body={} if reason.item is None else {"Item": reason.item},
+            )
+            self._attach_old(failed, schema)
+            raise failed from exc
+        found = await self._get_item(schema, key, True)
+        if found is None:
+            raise ItemNotFound(
+                f"{type(item).__name__} item was deleted right after the update in {payload['TableName']}",
+                table=payload["TableName"],
+                key=key,
+            )
+        return found
 
     @overload
     async def delete(self, item: Model, /, *, condition: Condition | None = None) -> None: ...
@@ -462,7 +553,7 @@ class DB:
             schema = schema_of(target)
             key = _key(schema, pk, sk)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
-        await self._conditional_write("DeleteItem", payload, schema, guard)
+        await self._conditional_write("DeleteItem", payload, schema, guard, key)
 
     @staticmethod
     def _attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:
@@ -493,7 +584,12 @@ class DB:
         """
         schema = schema_of(model)
         payload = _create_table_payload(self.table_prefix + schema.table, schema, stream, billing, capacity)
-        await self._call("CreateTable", payload)
+        try:
+            await self._call("CreateTable", payload)
+        except ResourceInUse as exc:
+            if not exc.outcome_unknown:
+                raise
+            # The first CreateTable's reply was lost and the resend found the table: ours.
         if wait or schema.ttl is not None:
             await self.wait_until_active(model)
         if schema.ttl is not None:
@@ -564,7 +660,12 @@ class DB:
             ResourceNotFound: the table does not exist.
         """
         name = self.table_name(model)
-        await self._call("DeleteTable", {"TableName": name})
+        try:
+            await self._call("DeleteTable", {"TableName": name})
+        except ResourceNotFound as exc:
+            if not exc.outcome_unknown:
+                raise
+            # The first DeleteTable's reply was lost and the resend found no table: ours.
         if wait:
             while True:
                 try:
@@ -646,10 +747,10 @@ class DB:
         given and not checked, and deletes do not check it either. Two writes to one key are refused.
 
         Raises:
-            UnprocessedItems: `.items` holds exactly the writes not done (the objects passed in), in
-                input order. If the deadline struck while a request was in flight, its writes are
-                included and the message says they may have been applied: re-sending them is safe,
-                as puts and deletes are idempotent.
+            UnprocessedItems: `.items` holds exactly the writes certainly not done (the objects
+                passed in), in input order; `.unknown` the writes whose request left without a usable
+                reply (a lost reply, or the deadline striking in flight) and that may have been
+                applied. Re-sending either is safe, as puts and deletes are idempotent.
             ValidationError: a bad item or key, or two writes to one key (before any request).
         """
         from .batch import batch_write
@@ -721,6 +822,63 @@ def _credentials_type() -> type[Credentials]:
 
 def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
     return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
+
+
+def _key_in(schema: TableSchema[Any], encoded: Item) -> Item:
+    """The key attributes of an encoded item (for errors that name the item)."""
+    key = {schema.pk.stored: encoded[schema.pk.stored]}
+    if schema.sk is not None:
+        key[schema.sk.stored] = encoded[schema.sk.stored]
+    return key
+
+
+def _same(schema: TableSchema[Any], stored: Item, written: Item) -> bool:
+    """Whether the stored item is the one we wrote, compared as models (DynamoDB renormalises numbers
+    and reorders sets, so the raw maps may differ)."""
+    try:
+        return bool(schema.decode(stored) == schema.decode(written))
+    except ValidationError:
+        return False
+
+
+def _idempotent(actions: Sequence[Update]) -> bool:
+    from .expr._apply import idempotent
+
+    return idempotent(actions)
+
+
+def _update_landed(
+    schema: TableSchema[Any], item: Model, actions: Sequence[Update], stored: Item | None
+) -> bool | None:
+    """Whether a refused resend of an update means our first attempt landed: True, False, or None when
+    the stored item cannot tell.
+
+    Idempotent actions landed when the stored item already shows all of them and carries a mark only
+    this call wrote (the bumped Version or the UpdatedAt stamp); without either mark another writer
+    could have made the same change, so the answer is None. Other (versioned) updates landed when the
+    stored version is ours + 1 and the item is what our actions make of `item`.
+    """
+    from .expr._apply import Unpredictable, apply_update, idempotent, set_value
+
+    if stored is None:
+        return False
+    try:
+        if idempotent(actions):
+            if schema.decode(apply_update(actions, stored)) != schema.decode(stored):
+                return False
+            return True if schema.version is not None or schema.updated_at is not None else None
+        if schema.version is None:
+            return None
+        current = schema.decode(stored)
+        if getattr(current, schema.version.field) != getattr(item, schema.version.field) + 1:
+            return False
+        if schema.updated_at is not None:
+            stamp = set_value(actions, (schema.updated_at.stored,))
+            if stamp is not None and stored.get(schema.updated_at.stored) == stamp:
+                return True
+        return bool(current == schema.decode(apply_update(actions, schema.encode(item))))
+    except (Unpredictable, ValidationError):
+        return None
 
 
 def _field_attr(schema: TableSchema[Any], field: str) -> Attr[Any]:

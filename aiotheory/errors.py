@@ -8,6 +8,8 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
+    │   ├── OutcomeUnknown                  a write was sent and its reply lost: it may have been applied
+    │   └── ReplyMismatch                   a reply that is not the answer to our request (another key)
     ├── UnprocessedItems                    what a batch could not do after its retries
     ├── CredentialsError                    no credentials, or they could not be refreshed
     ├── AccountNotFound (LookupError)       an unknown partner / account id
@@ -42,6 +44,8 @@ __all__ = [
     "DecodeError",
     "ExpiredToken",
     "ItemNotFound",
+    "OutcomeUnknown",
+    "ReplyMismatch",
     "ResourceInUse",
     "ResourceNotFound",
     "ServiceError",
@@ -115,12 +119,47 @@ class TransportError(AiotheoryError, ConnectionError):
         self.outcome_unknown = outcome_unknown
 
 
-class UnprocessedItems(AiotheoryError):
-    """A batch ended with work DynamoDB did not do; `items` holds exactly that work, nothing is dropped."""
+class OutcomeUnknown(TransportError):
+    """A write left and no reply came back, and resending it blindly could apply it twice.
 
-    def __init__(self, message: str, *, items: list[Any], operation: str = ""):
+    Raised instead of resending a write that is not idempotent (an ADD, a list append, arithmetic
+    in SET) and for any write whose attempts all ended without a usable reply. The write may or may
+    not have been applied: read the item and decide, or use `db.update(..., idempotent=True)`, which
+    DynamoDB deduplicates. `table` and `key` (AttributeValue map, or None) name the item concerned.
+    """
+
+    def __init__(
+        self, message: str, *, operation: str, table: str | None = None, key: dict[str, Any] | None = None
+    ):
+        super().__init__(message, operation=operation, retryable=False, outcome_unknown=True)
+        self.table = table
+        self.key = key
+
+
+class ReplyMismatch(TransportError):
+    """The reply names another item than the one asked for: the connection was out of step.
+
+    Retried like any lost reply (reads are resent; writes follow the outcome-unknown rule).
+    """
+
+    def __init__(self, message: str, *, operation: str):
+        super().__init__(message, operation=operation, retryable=True, outcome_unknown=True)
+
+
+class UnprocessedItems(AiotheoryError):
+    """A batch ended with work it cannot say was done; nothing is dropped silently.
+
+    `items` holds the work DynamoDB certainly did not do (safe to send again); `unknown` the work whose
+    request left without a usable reply, which may have been applied (puts and deletes are
+    idempotent, so resending it is safe too, but it must not be reported as not written).
+    """
+
+    def __init__(
+        self, message: str, *, items: list[Any], unknown: list[Any] | None = None, operation: str = ""
+    ):
         super().__init__(message)
         self.items = items
+        self.unknown = [] if unknown is None else unknown
         self.operation = operation
 
 
@@ -165,6 +204,9 @@ class AwsError(AiotheoryError):
         self.status = status
         self.request_id = request_id
         self.body = body if body is not None else {}
+        #: True when an earlier attempt of the same call left without a usable reply, so this refusal
+        #: may be DynamoDB answering our own first write (set by the one call function before raising).
+        self.outcome_unknown = False
 
     @property
     def retryable(self) -> bool:

@@ -274,6 +274,7 @@ def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _
         body=exc.body,
     )
     linked._linked = reasons
+    linked.outcome_unknown = exc.outcome_unknown
     return linked.with_traceback(exc.__traceback__)
 
 

@@ -16,6 +16,7 @@ from ._fakes import ExpiredToken as ExpiredToken
 from ._fakes import FakeTransport as FakeTransport
 from ._fakes import Fault as Fault
 from ._fakes import FaultTransport as FaultTransport
+from ._fakes import LostReply as LostReply
 from ._fakes import RecordingTransport as RecordingTransport
 from ._fakes import ServerError as ServerError
 from ._fakes import Stall as Stall
@@ -36,6 +37,7 @@ __all__ = [
     "Invocation",
     "KeepAliveStub",
     "LambdaProcess",
+    "LostReply",
     "MakeTable",
     "MotoServer",
     "RecordingTransport",

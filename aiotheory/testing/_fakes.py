@@ -28,6 +28,7 @@ __all__ = [
     "FakeTransport",
     "Fault",
     "FaultTransport",
+    "LostReply",
     "RecordingTransport",
     "Response",
     "ServerError",
@@ -180,7 +181,18 @@ class Stall:
     after_send: bool = False
 
 
-Fault: TypeAlias = Throttle | ServerError | ExpiredToken | Unprocessed | Stall
+@dataclass(frozen=True, slots=True)
+class LostReply:
+    """Send `op` to the inner transport, then lose its reply: the write happened, and the caller gets
+    the outcome-unknown TransportError a damaged or dropped reply gives (bad CRC32, a reset mid-reply).
+    """
+
+    op: str | None = None
+    _: KW_ONLY
+    times: int | None = 1
+
+
+Fault: TypeAlias = Throttle | ServerError | ExpiredToken | Unprocessed | Stall | LostReply
 
 _SERVER_CODES: Final = {500: "InternalServerError", 503: "ServiceUnavailable"}
 _SERVER_MESSAGES: Final = {
@@ -245,6 +257,14 @@ class FaultTransport:
                 if operation == "BatchGetItem":
                     return await self._unprocessed_get(operation, payload, fault, self._random[index])
                 raise AssertionError(f"Unprocessed applies to BatchWriteItem / BatchGetItem, not {operation}")
+            if isinstance(fault, LostReply):
+                await self.inner.send(operation, payload)
+                raise TransportError(
+                    f"{operation}: reply lost after the request was applied (LostReply fault)",
+                    operation=operation,
+                    retryable=True,
+                    outcome_unknown=True,
+                )
             if isinstance(fault, Stall):
                 if fault.after_send:
                     await self.inner.send(operation, payload)

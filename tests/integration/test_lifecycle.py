@@ -176,6 +176,10 @@ async def test_omit_empty_fields_are_not_written(db: DB, make_table: MakeTable) 
     assert batched.note == ""
 
 
+# moto's threaded server checks a condition and writes without a lock: under load two writers of one
+# version both won (28 of 180 rounds on a loaded 2-core machine, every reply a real ALL_NEW, no lost
+# reply involved). DynamoDB Local applies conditional writes atomically, as DynamoDB does.
+@pytest.mark.ddblocal_only
 async def test_concurrent_updates_from_one_version_exactly_one_wins_per_version(
     db: DB, make_table: MakeTable
 ) -> None:

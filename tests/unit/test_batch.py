@@ -219,7 +219,7 @@ async def test_batch_write_stops_at_the_deadline_with_exactly_the_unwritten_item
     assert "may have been applied" not in str(caught.value)
 
 
-async def test_batch_write_says_in_flight_writes_may_have_been_applied_when_the_deadline_strikes() -> None:
+async def test_batch_write_reports_in_flight_writes_as_unknown_when_the_deadline_strikes() -> None:
     memory = MemoryTables()
     faults = FaultTransport(memory, Stall(op="BatchWriteItem", after_send=True))
     db = _db(faults)
@@ -227,11 +227,13 @@ async def test_batch_write_says_in_flight_writes_may_have_been_applied_when_the_
     with pytest.raises(UnprocessedItems) as caught:
         async with deadline(seconds=0.1):
             await db.batch_write(put=orders, concurrency=1)
-    # Nothing was confirmed. The first request (25) reached the table and lost its reply; the second
-    # waited for the one slot and was never sent.
-    assert caught.value.items == orders
+    # Nothing was confirmed. The first request (25) reached the table and lost its reply: those are
+    # unknown, never claimed "not written". The second waited for the one slot and was never sent.
+    assert caught.value.unknown == orders[:25]
+    assert caught.value.items == orders[25:]
     assert len(memory.tables["dev_orders"]) == 25
-    assert "25 of them were in flight" in str(caught.value)
+    assert "5 of 30 writes were not done" in str(caught.value)
+    assert "25 more were sent without a usable reply and may have been applied" in str(caught.value)
     cause = caught.value.__cause__
     assert isinstance(cause, DeadlineExceeded) and cause.outcome_unknown
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import pytest
 
-from aiotheory._call import WRITE_OPERATIONS, call
+from aiotheory._call import WRITE_OPERATIONS, call, resendable
 from aiotheory.deadlines import deadline
 from aiotheory.errors import (
     AwsValidationError,
     ConditionFailed,
     DeadlineExceeded,
+    OutcomeUnknown,
+    ReplyMismatch,
     ServiceError,
     Throttled,
     TransportError,
@@ -19,6 +22,9 @@ from aiotheory.errors import (
 )
 from aiotheory.retries import RetryPolicy, RetryQuota
 from aiotheory.testing import FakeTransport, FaultTransport, ServerError, Throttle
+
+if TYPE_CHECKING:
+    from aiotheory._types import Payload
 
 _TINY = 0.01
 
@@ -216,3 +222,123 @@ async def test_call_read_after_a_lost_reply_is_never_outcome_unknown() -> None:
 def test_write_operations_are_the_ones_that_change_state() -> None:
     assert {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"} <= WRITE_OPERATIONS
     assert not {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"} & WRITE_OPERATIONS
+
+
+# --- writes whose reply was lost (never applied twice) ---------------------------------------------
+
+
+def _lost(operation: str) -> TransportError:
+    return TransportError(f"{operation}: reply lost", operation=operation, outcome_unknown=True)
+
+
+@pytest.mark.parametrize(
+    ("operation", "payload", "resend"),
+    [
+        ("GetItem", {"Key": {}}, True),
+        ("Query", {}, True),
+        ("PutItem", {"Item": {}}, True),
+        ("PutItem", {"Item": {}, "ConditionExpression": "attribute_not_exists(#n0)"}, True),
+        ("PutItem", {"Item": {}, "ReturnValues": "ALL_OLD"}, False),
+        ("DeleteItem", {"Key": {}}, True),
+        ("DeleteItem", {"Key": {}, "ReturnValues": "ALL_OLD"}, False),
+        ("UpdateItem", {"Key": {}}, False),
+        ("TransactWriteItems", {"TransactItems": [], "ClientRequestToken": "t"}, True),
+        ("TransactWriteItems", {"TransactItems": []}, False),
+        ("BatchWriteItem", {"RequestItems": {}}, True),
+        ("CreateTable", {}, True),
+    ],
+)
+def test_resendable_follows_the_operation_class(operation: str, payload: Payload, resend: bool) -> None:
+    assert resendable(operation, payload) is resend
+
+
+async def test_call_raises_outcome_unknown_without_resending_when_an_update_loses_its_reply() -> None:
+    fake = FakeTransport(_lost("UpdateItem"))
+    payload = {"TableName": "t", "Key": {"id": {"S": "a"}}}
+    with pytest.raises(OutcomeUnknown) as caught:
+        await call(fake, "UpdateItem", payload, _policy(_Sleeps()))
+    assert fake.operations == ["UpdateItem"]
+    error = caught.value
+    assert (error.operation, error.table, error.key) == ("UpdateItem", "t", {"id": {"S": "a"}})
+    assert error.outcome_unknown and not error.retryable
+    assert isinstance(error.__cause__, TransportError)
+
+
+async def test_call_resends_an_update_the_caller_declares_safe() -> None:
+    fake = FakeTransport(_lost("UpdateItem"), {"Attributes": {"id": {"S": "a"}}})
+    payload = {"TableName": "t", "Key": {"id": {"S": "a"}}}
+    reply = await call(fake, "UpdateItem", payload, _policy(_Sleeps()), resend=True)
+    assert reply == {"Attributes": {"id": {"S": "a"}}}
+    assert fake.operations == ["UpdateItem", "UpdateItem"]
+
+
+async def test_call_flags_a_refusal_that_may_answer_its_own_lost_attempt() -> None:
+    fake = FakeTransport(_lost("PutItem"), _condition_failed())
+    with pytest.raises(ConditionFailed) as caught:
+        await call(fake, "PutItem", {"TableName": "t", "Item": {}}, _policy(_Sleeps()))
+    assert caught.value.outcome_unknown
+    assert fake.operations == ["PutItem", "PutItem"]
+
+
+async def test_call_does_not_flag_a_refusal_when_no_attempt_was_lost() -> None:
+    fake = FakeTransport(_condition_failed())
+    with pytest.raises(ConditionFailed) as caught:
+        await call(fake, "PutItem", {"TableName": "t", "Item": {}}, _policy(_Sleeps()))
+    assert not caught.value.outcome_unknown
+
+
+async def test_call_raises_outcome_unknown_when_a_resent_write_then_fails_otherwise() -> None:
+    throttled = FaultTransport(FakeTransport(), Throttle(times=2))
+    fake = FakeTransport(_lost("PutItem"), throttled.send, throttled.send)
+    with pytest.raises(OutcomeUnknown) as caught:
+        await call(fake, "PutItem", {"TableName": "t", "Item": {}}, _policy(_Sleeps()))
+    assert isinstance(caught.value.__cause__, Throttled)
+    assert fake.operations == ["PutItem"] * 3
+
+
+async def test_call_raises_outcome_unknown_when_every_attempt_of_a_put_loses_its_reply() -> None:
+    fake = FakeTransport(*(_lost("PutItem") for _ in range(3)))
+    with pytest.raises(OutcomeUnknown):
+        await call(fake, "PutItem", {"TableName": "t", "Item": {}}, _policy(_Sleeps()))
+    assert fake.operations == ["PutItem"] * 3
+
+
+async def test_call_keeps_a_plain_transport_error_for_reads() -> None:
+    fake = FakeTransport(*(_lost("GetItem") for _ in range(3)))
+    with pytest.raises(TransportError) as caught:
+        await call(fake, "GetItem", {"TableName": "t", "Key": {}}, _policy(_Sleeps()))
+    assert type(caught.value) is TransportError
+
+
+async def test_call_resends_a_read_whose_reply_names_another_key() -> None:
+    asked = {"id": {"S": "mine"}}
+    fake = FakeTransport({"Item": {"id": {"S": "someone-elses-item"}}}, {"Item": {**asked, "n": {"N": "1"}}})
+    reply = await call(fake, "GetItem", {"TableName": "t", "Key": asked}, _policy(_Sleeps()))
+    assert reply == {"Item": {**asked, "n": {"N": "1"}}}
+    assert fake.operations == ["GetItem", "GetItem"]
+
+
+async def test_call_raises_reply_mismatch_when_every_reply_names_another_key() -> None:
+    wrong = {"Item": {"id": {"S": "someone-elses-item"}}}
+    fake = FakeTransport(wrong, wrong, wrong)
+    with pytest.raises(ReplyMismatch):
+        await call(fake, "GetItem", {"TableName": "t", "Key": {"id": {"S": "mine"}}}, _policy(_Sleeps()))
+
+
+async def test_call_treats_an_update_reply_for_another_key_as_a_lost_reply() -> None:
+    fake = FakeTransport({"Attributes": {"id": {"S": "other"}}})
+    with pytest.raises(OutcomeUnknown) as caught:
+        await call(fake, "UpdateItem", {"TableName": "t", "Key": {"id": {"S": "a"}}}, _policy(_Sleeps()))
+    assert isinstance(caught.value.__cause__, ReplyMismatch)
+
+
+@pytest.mark.parametrize(
+    ("asked", "got"),
+    [
+        ({"n": {"N": "1.50"}}, {"n": {"N": "1.5"}}),  # DynamoDB's number normal form
+        ({"id": {"S": "a"}, "sk": {"S": "b"}}, {"id": {"S": "a"}}),  # UPDATED_NEW leaves keys out
+    ],
+)
+async def test_call_accepts_a_reply_whose_key_is_the_same_item(asked: Payload, got: Payload) -> None:
+    fake = FakeTransport({"Attributes": got})
+    await call(fake, "UpdateItem", {"TableName": "t", "Key": asked}, _policy(_Sleeps()))
