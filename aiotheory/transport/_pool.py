@@ -43,12 +43,25 @@ _PROXY_VARS: Final = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", 
 
 
 def default_ssl_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
-    """The verifying client context, honouring `AWS_CA_BUNDLE`; created once per bundle path."""
+    """The verifying client context, honouring `AWS_CA_BUNDLE`; created once per bundle path.
+
+    Raises:
+        TransportError: `AWS_CA_BUNDLE` names a missing file or one without PEM certificates (not
+            retryable: every attempt would fail the same way).
+    """
     env = os.environ if environ is None else environ
     cafile = env.get("AWS_CA_BUNDLE") or None
     ctx = _SSL_CONTEXTS.get(cafile)
     if ctx is None:
-        ctx = ssl.create_default_context(cafile=cafile)
+        try:
+            ctx = ssl.create_default_context(cafile=cafile)
+        except OSError as exc:  # missing or unreadable file; ssl.SSLError (not PEM certificates) is one too
+            # The path and the reason only: the file's contents never go into a message.
+            raise TransportError(
+                f"AWS_CA_BUNDLE={cafile!r} cannot be used as a CA bundle "
+                f"({type(exc).__name__}: {exc.strerror or exc})",
+                retryable=False,
+            ) from exc
         _SSL_CONTEXTS[cafile] = ctx
     return ctx
 

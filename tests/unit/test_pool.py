@@ -426,6 +426,43 @@ async def test_request_succeeds_over_tls_when_aws_ca_bundle_names_the_ca(
         await http.close()
 
 
+_NOT_A_CERT = "-----BEGIN CERTIFICATE-----\nsecret-looking-garbage\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    "content", [None, "", "plain text, no PEM\n", _NOT_A_CERT], ids=["missing", "empty", "text", "bad-pem"]
+)
+def test_default_ssl_context_raises_not_retryable_transport_error_when_aws_ca_bundle_is_unusable(
+    tmp_path: Path, content: str | None
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    with pytest.raises(TransportError) as info:
+        default_ssl_context({"AWS_CA_BUNDLE": str(bundle)})
+    assert not info.value.retryable
+    assert not info.value.outcome_unknown
+    message = str(info.value)
+    assert "AWS_CA_BUNDLE" in message
+    assert str(bundle) in message
+    assert "secret-looking-garbage" not in message
+    assert isinstance(info.value.__cause__, OSError)
+
+
+async def test_request_raises_not_retryable_error_before_connecting_when_aws_ca_bundle_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    http = HttpClient(proxies_from_env=False)
+    try:
+        with pytest.raises(TransportError, match="AWS_CA_BUNDLE") as info:
+            await _get(http, f"https://127.0.0.1:{_refused_port()}")
+        assert not info.value.retryable
+        assert not info.value.outcome_unknown
+    finally:
+        await http.close()
+
+
 def test_default_ssl_context_is_shared_and_verifying_when_built_twice() -> None:
     first = default_ssl_context({})
     assert first is default_ssl_context({})
