@@ -444,7 +444,11 @@ _CLOSED: Final = ConnState.CLOSED
 
 
 class StaleConnection(TransportError):
-    """A reused connection failed before any reply byte: the server had closed it, so a resend is safe."""
+    """A reused connection ended before any reply byte, after the request was written.
+
+    Most often the server had closed it, but it may have read the request first: whether it acted on
+    it is unknown, so nothing below the call function resends it (`outcome_unknown` is True).
+    """
 
 
 class ReadWatchdog:

@@ -30,8 +30,9 @@ from aiotheory.errors import (
     ValidationError,
 )
 from aiotheory.retries import RetryPolicy
-from aiotheory.testing._faultserver import FaultServer, Reply, Reset, Stall, dynamodb_error
+from aiotheory.testing._faultserver import Drop, FaultServer, Reply, Reset, Stall, dynamodb_error
 from aiotheory.transport._endpoints import dynamodb_url, resolve_endpoint_url, resolve_region
+from aiotheory.transport._http11 import StaleConnection
 from aiotheory.transport._pool import HttpClient
 from aiotheory.transport.base import Transport
 from aiotheory.transport.lean import LeanTransport
@@ -473,6 +474,33 @@ async def test_send_succeeds_once_on_new_connection_when_server_closed_the_idle_
         reply = await lean.send("PutItem", _get_item("second"))
     assert reply == {"Item": {"pk": {"S": "second"}}}
     assert srv.keys == [(1, "first"), (2, "second")]  # received exactly once, never on the closed one
+
+
+async def test_send_raises_unknown_outcome_error_caused_by_stale_connection_when_request_is_dropped(
+    http: HttpClient,
+) -> None:
+    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+        lean = _lean(srv, http)
+        await lean.send("PutItem", {"TableName": "t", "Item": {}})
+        with pytest.raises(TransportError) as info:
+            await lean.send("PutItem", {"TableName": "t", "Item": {}})
+        assert len(srv.requests) == 2  # the transport resent nothing
+    assert info.value.operation == "PutItem"
+    assert info.value.retryable
+    assert info.value.outcome_unknown
+    assert isinstance(info.value.__cause__, StaleConnection)
+
+
+async def test_call_returns_item_resent_by_the_call_function_when_reused_connection_drops_a_get(
+    http: HttpClient,
+) -> None:
+    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+        lean = _lean(srv, http)
+        await lean.send("GetItem", GET)
+        reply = await call(lean, "GetItem", GET, _policy())
+    assert reply == {"Item": {"pk": {"S": "p1"}, "n": {"N": "1.5"}}}
+    assert len(srv.requests) == 3  # the dropped GetItem and the call function's one resend
+    assert srv.connections == 2
 
 
 async def test_send_raises_not_retryable_error_when_aws_ca_bundle_is_not_pem(
