@@ -8,13 +8,14 @@ stream Protocols that asyncio's StreamReader/StreamWriter satisfy. Imports only 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 from typing import TYPE_CHECKING, Final, Protocol
 
 from aiotheory.errors import TransportError, ValidationError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping, Sized
 
 __all__ = [
     "ConnState",
@@ -40,6 +41,9 @@ _READ_SIZE: Final = 64 * 1024
 # reports the same way. Larger ones are drained for flow control.
 _DRAIN_ABOVE: Final = 32 * 1024
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+# Anything a poll reports on an idle socket (data, EOF, an error) makes it unusable. POLLIN also
+# reports EOF; POLLHUP and POLLERR are always reported.
+_POLL_IN: Final = getattr(select, "POLLIN", 0)
 
 
 class HttpResponse:
@@ -440,7 +444,11 @@ _CLOSED: Final = ConnState.CLOSED
 
 
 class StaleConnection(TransportError):
-    """A reused connection failed before any reply byte: the server had closed it, so a resend is safe."""
+    """A reused connection ended before any reply byte, after the request was written.
+
+    Most often the server had closed it, but it may have read the request first: whether it acted on
+    it is unknown, so nothing below the call function resends it (`outcome_unknown` is True).
+    """
 
 
 class ReadWatchdog:
@@ -512,14 +520,49 @@ class ReadWatchdog:
 _NEVER: Final = float("inf")
 
 
+def _socket_probe(writer: StreamWriter) -> Callable[[int], list[tuple[int, int]]] | None:
+    """`poll(0)` on the connection's socket: non-empty when it has something to read (or failed).
+
+    Polling consumes nothing, so it is safe on a socket asyncio's transport (and its SSL layer) owns,
+    and needs only the public `fileno()`. 0.5 µs where a MSG_PEEK `recv` cost 1.5 µs (it signals "no
+    data" by raising BlockingIOError). The poll object names the descriptor by number, so it is only
+    asked while the transport is open (the descriptor closes after `is_closing()` turns True).
+    None for a fake stream or where `select.poll` is missing (Windows): the checks on the reader stay.
+    """
+    get_extra_info = getattr(writer, "get_extra_info", None)
+    sock = get_extra_info("socket") if get_extra_info is not None else None
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0 or not hasattr(select, "poll"):
+        return None
+    poller = select.poll()
+    poller.register(fd, _POLL_IN)
+    return poller.poll
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection. Any failure or cancellation closes it: never reused half-read."""
 
-    __slots__ = ("_cancelling", "_expired", "_reader", "_task", "_writer", "idle_since", "served", "state")
+    __slots__ = (
+        "_buffered",
+        "_cancelling",
+        "_expired",
+        "_probe",
+        "_reader",
+        "_task",
+        "_writer",
+        "idle_since",
+        "served",
+        "state",
+    )
 
     def __init__(self, reader: StreamReader, writer: StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        # asyncio.StreamReader's buffer, one bytearray for the reader's life (private, no public length):
+        # bytes the loop read for us that no request asked for yet. Fakes have none.
+        buffered = getattr(reader, "_buffer", None)
+        self._buffered: Sized = buffered if isinstance(buffered, bytearray) else b""
+        self._probe = _socket_probe(writer)
         self.state = _NEW
         self.served = 0
         self.idle_since = 0.0
@@ -532,8 +575,17 @@ class Connection:
         return f"<Connection {self.state.name} served={self.served}>"
 
     def reusable(self) -> bool:
-        """Idle and not closed by the peer as far as the loop has seen."""
-        return self.state is _IDLE and not self._reader.at_eof() and not self._writer.is_closing()
+        """Idle, open, and with nothing to read: not a byte buffered, none waiting in the socket.
+
+        On an idle connection a byte is never a reply to a request of ours: it is a stray or repeated
+        reply (read next, it would answer the next request, maybe another partner's) or the peer's
+        close that the loop has not processed yet (EOF). Either way the connection is not reused.
+        Measured: 0.7 µs per request more than the reader and writer checks alone.
+        """
+        if self.state is not _IDLE or self._buffered or self._reader.at_eof() or self._writer.is_closing():
+            return False
+        probe = self._probe
+        return probe is None or not probe(0)
 
     def close(self) -> None:
         """Close without awaiting: safe in `finally` and under cancellation."""
@@ -545,9 +597,19 @@ class Connection:
         """Write `request` and read one whole reply, all within `watchdog.within` seconds.
 
         Raises:
-            StaleConnection: a reused connection ended before any reply byte (the pool resends once).
-            TransportError: the wire failed; `outcome_unknown` is set since the request was written.
+            StaleConnection: a reused connection ended before any reply byte; the request was written,
+                so its outcome is unknown and it is not resent here.
+            TransportError: the wire failed; `outcome_unknown` is set once the request was written.
+                Bytes already waiting before the write (a reply to nobody) fail it unwritten.
         """
+        if self._buffered:
+            # Read now, these bytes would pass for the reply to `request`. Nothing was written.
+            self.close()
+            raise TransportError(
+                "connection had unrequested bytes before the request was written",
+                retryable=True,
+                outcome_unknown=False,
+            )
         reused = self.state is _IDLE
         self.state = _ACTIVE
         parser = ResponseParser(no_body=head)

@@ -24,7 +24,6 @@ from aiotheory.transport._http11 import (
     ProtocolError,
     ReadWatchdog,
     ResponseParser,
-    StaleConnection,
     encode_request,
     split_url,
 )
@@ -43,12 +42,25 @@ _PROXY_VARS: Final = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", 
 
 
 def default_ssl_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
-    """The verifying client context, honouring `AWS_CA_BUNDLE`; created once per bundle path."""
+    """The verifying client context, honouring `AWS_CA_BUNDLE`; created once per bundle path.
+
+    Raises:
+        TransportError: `AWS_CA_BUNDLE` names a missing file or one without PEM certificates (not
+            retryable: every attempt would fail the same way).
+    """
     env = os.environ if environ is None else environ
     cafile = env.get("AWS_CA_BUNDLE") or None
     ctx = _SSL_CONTEXTS.get(cafile)
     if ctx is None:
-        ctx = ssl.create_default_context(cafile=cafile)
+        try:
+            ctx = ssl.create_default_context(cafile=cafile)
+        except OSError as exc:  # missing or unreadable file; ssl.SSLError (not PEM certificates) is one too
+            # The path and the reason only: the file's contents never go into a message.
+            raise TransportError(
+                f"AWS_CA_BUNDLE={cafile!r} cannot be used as a CA bundle "
+                f"({type(exc).__name__}: {exc.strerror or exc})",
+                retryable=False,
+            ) from exc
         _SSL_CONTEXTS[cafile] = ctx
     return ctx
 
@@ -201,8 +213,9 @@ class HttpClient:
     """A keep-alive HTTP/1.1 client for AWS endpoints: at most `max_connections` per origin.
 
     Construction does no I/O and binds no loop. Callers beyond the bound wait for a free connection,
-    for at most `pool_timeout` (and their deadline). A pooled connection the server closed while idle
-    is detected on reuse and the request is resent once on a fresh connection.
+    for at most `pool_timeout` (and their deadline). A pooled connection with anything to read while
+    idle (the server's close, a stray reply) is dropped at checkout, before a byte is written, and
+    another one is used. A request once written is never resent here.
 
     Args:
         connect_timeout: TCP connect plus TLS handshake (and proxy CONNECT).
@@ -290,6 +303,11 @@ class HttpClient:
         """Send pre-encoded `request` bytes to `origin` (the lean DynamoDB path) and read the reply.
 
         For a plain HTTP proxy, the caller must have used the absolute-form target (`request` does).
+
+        Raises:
+            StaleConnection: a reused connection ended before any reply byte (`outcome_unknown`).
+            TransportError: the wire failed; `outcome_unknown` is False only when nothing was written
+                (connect, TLS, proxy, pool wait), so the request certainly did not reach the server.
         """
         if self._closed:
             raise TransportError("the HTTP client is closed", retryable=False)
@@ -309,12 +327,10 @@ class HttpClient:
             conn = self._checkout(pool) if pool.idle else None
             if conn is None:
                 conn = await self._connect(pool)
-            try:
-                response = await conn.roundtrip(request, watchdog, head=head)
-            except StaleConnection:
-                conn = await self._connect(pool)
-                response = await conn.roundtrip(request, watchdog, head=head)
-            # A peer close seen since is caught by `reusable()` at checkout.
+            # No resend here, not even of a StaleConnection: once written, a request may have been
+            # acted on, and only the call function knows whether the operation may be sent again.
+            response = await conn.roundtrip(request, watchdog, head=head)
+            # Whatever arrives on it while idle (a close, a stray reply) is caught at checkout.
             if conn.state is ConnState.IDLE and not self._closed:
                 conn.idle_since = self._clock()
                 pool.idle.append(conn)

@@ -15,7 +15,7 @@ from xml.parsers import expat
 
 from aiotheory.credentials import Credentials
 from aiotheory.errors import ExpiredToken, TransportError, ValidationError, from_response
-from aiotheory.transport._http11 import split_url
+from aiotheory.transport._http11 import StaleConnection, split_url
 from aiotheory.transport._pool import HttpClient
 from aiotheory.transport._sigv4 import SigV4Signer, amz_date, uri_encode
 
@@ -224,7 +224,10 @@ def _epoch(value: Any) -> float:
 
 
 class StsTransport:
-    """STS over the lean wire, as a `Transport`: one signed form POST per `send`, no retries.
+    """STS over the lean wire, as a `Transport`: one signed form POST per `send`.
+
+    The one resend: a request lost to a stale pooled connection is sent once more (AssumeRole is safe
+    to repeat); every other failure is left to the call function's retry policy.
 
     Construction does no I/O and binds no loop.
 
@@ -288,7 +291,13 @@ class StsTransport:
             )
         )
         try:
-            response = await self._http.request("POST", self._url, headers, body)
+            try:
+                response = await self._http.request("POST", self._url, headers, body)
+            except StaleConnection:
+                # The pool resends nothing once written. AssumeRole changes no state, so a request lost
+                # on a pooled connection the server had closed is resent once here, at once, instead of
+                # failing a credential refresh (or waiting out a backoff) over a keep-alive race.
+                response = await self._http.request("POST", self._url, headers, body)
         except TransportError as exc:
             raise TransportError(
                 f"{operation}: {exc}",

@@ -338,6 +338,29 @@ async def test_roundtrip_raises_stale_when_reused_connection_is_reset_on_write(s
     assert isinstance(info.value.__cause__, ConnectionResetError)
 
 
+class BufferedReader(ScriptedReader):
+    """A reader holding bytes nobody asked for yet, where asyncio.StreamReader keeps them."""
+
+    def __init__(self, buffered: bytes, *items: bytes | BaseException | object) -> None:
+        super().__init__(*items)
+        self._buffer = bytearray(buffered)
+
+
+async def test_roundtrip_raises_unwritten_retryable_error_when_bytes_wait_before_the_request() -> None:
+    writer = RecordingWriter()
+    reader = BufferedReader(b"", LENGTH_REPLY)
+    conn = await _reused(reader, writer)
+    reader._buffer.extend(LENGTH_REPLY)  # a stray reply arrived while idle
+    assert not conn.reusable()
+    written = bytes(writer.written)
+    with pytest.raises(TransportError) as info:
+        await conn.roundtrip(REQUEST, _watchdog(1.0))
+    assert info.value.retryable
+    assert not info.value.outcome_unknown  # nothing was written: certainly not received
+    assert bytes(writer.written) == written
+    assert conn.state is ConnState.CLOSED
+
+
 async def test_roundtrip_raises_plain_transport_error_when_fresh_connection_ends_before_any_byte() -> None:
     conn = Connection(ScriptedReader(), RecordingWriter())
     with pytest.raises(TransportError) as info:

@@ -6,7 +6,9 @@ after retries, or a typed error; never a silent wrong result.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import zlib
 from typing import TYPE_CHECKING
 
@@ -28,14 +30,16 @@ from aiotheory.errors import (
     ValidationError,
 )
 from aiotheory.retries import RetryPolicy
-from aiotheory.testing._faultserver import FaultServer, Reply, Reset, Stall, dynamodb_error
+from aiotheory.testing._faultserver import Drop, FaultServer, Reply, Reset, Stall, dynamodb_error
 from aiotheory.transport._endpoints import dynamodb_url, resolve_endpoint_url, resolve_region
+from aiotheory.transport._http11 import StaleConnection
 from aiotheory.transport._pool import HttpClient
 from aiotheory.transport.base import Transport
 from aiotheory.transport.lean import LeanTransport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
 CREDS = Credentials(
     access_key_id="AKIDEXAMPLE", secret_access_key="wJalrXUtnFEMI/K7MDENG", session_token="tok"
@@ -362,6 +366,161 @@ async def test_close_closes_only_an_owned_http_client(http: HttpClient) -> None:
         await owned.close()
         with pytest.raises(TransportError, match="closed"):
             await owned.send("GetItem", GET)
+
+
+# --- keep-alive hygiene: bytes on an idle connection are never taken for the next reply -------------------
+
+
+def _item(key: str) -> bytes:
+    return json.dumps({"Item": {"pk": {"S": key}}}).encode()
+
+
+def _get_item(key: str) -> dict[str, object]:
+    return {"TableName": "t", "Key": {"pk": {"S": key}}}
+
+
+class _KeyServer:
+    """Answers each GetItem with the item whose key it asked for; the test acts on its idle connections.
+
+    `keys` records (connection number, key) per request, so "received exactly once, on which connection"
+    is asserted rather than assumed.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, str]] = []
+        self.writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.url = ""
+
+    async def __aenter__(self) -> _KeyServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self.writers:
+            writer.close()
+        await self._server.wait_closed()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
+    def stray(self, connection: int, key: str) -> None:
+        """Write a complete 200 reply that no request asked for (a late duplicate, someone else's)."""
+        self.writers[connection - 1].write(Reply(body=_item(key)).render(0))
+
+    def hang_up(self, connection: int) -> None:
+        """Send FIN now, synchronously, as a server closing an idle keep-alive connection does."""
+        self.writers[connection - 1].get_extra_info("socket").shutdown(socket.SHUT_WR)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self.writers.append(writer)
+        connection = len(self.writers)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                body = json.loads(await reader.readexactly(length))
+                key = body["Key"]["pk"]["S"]
+                self.keys.append((connection, key))
+                writer.write(Reply(body=_item(key)).render(len(self.keys)))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _until_read_by_the_loop() -> None:
+    """Bytes already in the socket are in the StreamReader after two loop turns, never later.
+
+    Turn one: the selector reports the socket readable and queues its read behind this task's wake-up;
+    turn two runs that read before this task resumes again. No clock involved.
+    """
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("where", ["stream-reader", "socket"])
+async def test_send_returns_own_item_when_idle_connection_holds_a_stray_reply(
+    http: HttpClient, where: str
+) -> None:
+    async with _KeyServer() as srv:
+        lean = LeanTransport("us-east-1", endpoint_url=srv.url, credentials=StaticProvider(CREDS), http=http)
+        assert await lean.send("GetItem", _get_item("first")) == {"Item": {"pk": {"S": "first"}}}
+        srv.stray(1, "someone-elses-item")
+        if where == "stream-reader":
+            await _until_read_by_the_loop()
+        # else: sent synchronously, so still in the kernel buffer, unseen by the loop (the peek's case)
+        reply = await lean.send("GetItem", _get_item("second"))
+    assert reply == {"Item": {"pk": {"S": "second"}}}
+    assert srv.keys == [(1, "first"), (2, "second")]  # on a new connection; the old one was dropped
+
+
+@pytest.mark.parametrize("where", ["stream-reader", "socket"])
+async def test_send_succeeds_once_on_new_connection_when_server_closed_the_idle_one(
+    http: HttpClient, where: str
+) -> None:
+    async with _KeyServer() as srv:
+        lean = LeanTransport("us-east-1", endpoint_url=srv.url, credentials=StaticProvider(CREDS), http=http)
+        await lean.send("PutItem", _get_item("first"))
+        srv.hang_up(1)
+        if where == "stream-reader":
+            await _until_read_by_the_loop()
+        reply = await lean.send("PutItem", _get_item("second"))
+    assert reply == {"Item": {"pk": {"S": "second"}}}
+    assert srv.keys == [(1, "first"), (2, "second")]  # received exactly once, never on the closed one
+
+
+async def test_send_raises_unknown_outcome_error_caused_by_stale_connection_when_request_is_dropped(
+    http: HttpClient,
+) -> None:
+    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+        lean = _lean(srv, http)
+        await lean.send("PutItem", {"TableName": "t", "Item": {}})
+        with pytest.raises(TransportError) as info:
+            await lean.send("PutItem", {"TableName": "t", "Item": {}})
+        assert len(srv.requests) == 2  # the transport resent nothing
+    assert info.value.operation == "PutItem"
+    assert info.value.retryable
+    assert info.value.outcome_unknown
+    assert isinstance(info.value.__cause__, StaleConnection)
+
+
+async def test_call_returns_item_resent_by_the_call_function_when_reused_connection_drops_a_get(
+    http: HttpClient,
+) -> None:
+    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+        lean = _lean(srv, http)
+        await lean.send("GetItem", GET)
+        reply = await call(lean, "GetItem", GET, _policy())
+    assert reply == {"Item": {"pk": {"S": "p1"}, "n": {"N": "1.5"}}}
+    assert len(srv.requests) == 3  # the dropped GetItem and the call function's one resend
+    assert srv.connections == 2
+
+
+async def test_send_raises_not_retryable_error_when_aws_ca_bundle_is_not_pem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    client = HttpClient(proxies_from_env=False)
+    lean = LeanTransport(
+        "us-east-1", endpoint_url="https://127.0.0.1:9", credentials=StaticProvider(CREDS), http=client
+    )
+    try:
+        with pytest.raises(TransportError, match="AWS_CA_BUNDLE") as info:
+            await lean.send("GetItem", GET)
+    finally:
+        await client.close()
+    assert info.value.operation == "GetItem"
+    assert not info.value.retryable
+    assert not info.value.outcome_unknown
 
 
 def test_transport_uses_env_endpoint_and_region_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:

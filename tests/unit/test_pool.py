@@ -1,4 +1,4 @@
-"""The keep-alive pool against a local fault server: reuse, bounds, eviction, stale retry, TLS, proxies."""
+"""The keep-alive pool against a local fault server: reuse, bounds, eviction, stale links, TLS, proxies."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from aiotheory.deadlines import deadline
 from aiotheory.errors import DeadlineExceeded, TransportError, ValidationError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing._faultserver import Drop, FaultServer, Hold, Reply, Reset, Stall
-from aiotheory.transport._http11 import Origin
+from aiotheory.transport._http11 import Origin, StaleConnection
 from aiotheory.transport._pool import HttpClient, Proxy, default_ssl_context, proxy_for
 
 if TYPE_CHECKING:
@@ -174,25 +174,21 @@ async def test_request_opens_new_connection_when_idle_one_outlived_idle_timeout(
         await http.close()
 
 
-async def test_request_retries_once_on_fresh_connection_when_pooled_one_was_closed(
+async def test_request_raises_stale_connection_and_never_resends_when_reused_connection_drops_request(
     client: HttpClient,
 ) -> None:
+    # The server read the request, then closed without a byte: it may have acted on it. Only the call
+    # function may decide to send it again, so the pool raises instead of resending.
     async with FaultServer(Reply(body=b"1"), Drop(), Reply(body=b"2")) as srv:
         assert await _get(client, srv.url) == b"1"
-        assert await _get(client, srv.url) == b"2"
-    assert srv.connections == 2
-    assert len(srv.requests) == 3  # the dropped request and its one resend
-    assert srv.requests[1].body == srv.requests[2].body
-
-
-async def test_request_raises_when_fresh_connection_after_stale_one_also_fails(client: HttpClient) -> None:
-    async with FaultServer(Reply(), Drop(), Drop(), Reply()) as srv:
-        await _get(client, srv.url)
-        with pytest.raises(TransportError) as info:
+        with pytest.raises(StaleConnection) as info:
             await _get(client, srv.url)
+        assert info.value.retryable
         assert info.value.outcome_unknown
-        assert len(srv.requests) == 3  # resent once, never twice
-        await _get(client, srv.url)  # the pool recovers
+        assert len(srv.requests) == 2  # received exactly once: no resend
+        assert srv.connections == 1
+        assert await _get(client, srv.url) == b"2"  # the pool recovers on a new connection
+    assert srv.connections == 2
 
 
 async def test_request_succeeds_when_server_closed_idle_connection_after_reply(client: HttpClient) -> None:
@@ -422,6 +418,43 @@ async def test_request_succeeds_over_tls_when_aws_ca_bundle_names_the_ca(
     try:
         async with FaultServer(default=Reply(body=b"bundle"), ssl_context=_server_context(pki)) as srv:
             assert await _get(http, srv.url) == b"bundle"
+    finally:
+        await http.close()
+
+
+_NOT_A_CERT = "-----BEGIN CERTIFICATE-----\nsecret-looking-garbage\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    "content", [None, "", "plain text, no PEM\n", _NOT_A_CERT], ids=["missing", "empty", "text", "bad-pem"]
+)
+def test_default_ssl_context_raises_not_retryable_transport_error_when_aws_ca_bundle_is_unusable(
+    tmp_path: Path, content: str | None
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    with pytest.raises(TransportError) as info:
+        default_ssl_context({"AWS_CA_BUNDLE": str(bundle)})
+    assert not info.value.retryable
+    assert not info.value.outcome_unknown
+    message = str(info.value)
+    assert "AWS_CA_BUNDLE" in message
+    assert str(bundle) in message
+    assert "secret-looking-garbage" not in message
+    assert isinstance(info.value.__cause__, OSError)
+
+
+async def test_request_raises_not_retryable_error_before_connecting_when_aws_ca_bundle_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    http = HttpClient(proxies_from_env=False)
+    try:
+        with pytest.raises(TransportError, match="AWS_CA_BUNDLE") as info:
+            await _get(http, f"https://127.0.0.1:{_refused_port()}")
+        assert not info.value.retryable
+        assert not info.value.outcome_unknown
     finally:
         await http.close()
 

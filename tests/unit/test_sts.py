@@ -21,7 +21,7 @@ from aiotheory.errors import (
     ValidationError,
 )
 from aiotheory.retries import RetryPolicy
-from aiotheory.transport._http11 import HttpResponse
+from aiotheory.transport._http11 import HttpResponse, StaleConnection
 from aiotheory.transport._sts import (
     StsTransport,
     build_assume_role_payload,
@@ -320,6 +320,29 @@ async def test_wire_failure_is_reraised_with_the_operation_name() -> None:
         True,
         True,
     )
+
+
+def _stale() -> StaleConnection:
+    return StaleConnection("pooled connection closed by the server", retryable=True, outcome_unknown=True)
+
+
+async def test_send_resends_once_and_returns_the_reply_when_pooled_connection_was_stale() -> None:
+    transport, http = _transport(_stale(), HttpResponse(200, {}, _OK))
+    reply = await transport.send("AssumeRole", build_assume_role_payload(_ROLE, "s1"))
+    assert reply["Credentials"]["AccessKeyId"] == "ASIAIOSFODNN7EXAMPLE"
+    assert len(http.requests) == 2
+    assert http.requests[0] == http.requests[1]
+
+
+async def test_send_raises_unknown_outcome_error_when_resent_request_is_stale_again() -> None:
+    transport, http = _transport(_stale(), _stale(), HttpResponse(200, {}, _OK))
+    with pytest.raises(TransportError) as info:
+        await transport.send("AssumeRole", build_assume_role_payload(_ROLE, "s1"))
+    assert len(http.requests) == 2  # once resent, never twice
+    assert info.value.operation == "AssumeRole"
+    assert info.value.retryable
+    assert info.value.outcome_unknown
+    assert isinstance(info.value.__cause__, StaleConnection)
 
 
 async def test_call_retries_throttling_then_returns_the_reply() -> None:
