@@ -3,7 +3,8 @@
 Credentials are refreshed ahead of expiry: in the advisory window one background refresh runs while
 callers keep the still-valid credentials; in the mandatory window callers wait for it. Time and
 jitter are injected. Imports the standard library and aiotheory's light modules; STS goes through
-the one call function (`_call.call`), so every AssumeRole runs under the caller's deadline.
+the one call function (`_call.call`). The shared refresh owns its time (its own `sts_timeout`, never
+a caller's deadline); each caller waits for it under its own deadline.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random as _random
 import time
 import weakref
 from typing import TYPE_CHECKING, Final
 
 from ._call import call
+from .deadlines import applied, deadline, detached_context
 from .errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
 from .retries import RetryPolicy
 
@@ -30,9 +33,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ADVISORY_MARGIN",
     "DEFAULT_MANDATORY_MARGIN",
+    "DEFAULT_STS_TIMEOUT",
     "AssumeRoleProvider",
     "invalidate_all",
     "validate_margins",
+    "validate_sts_timeout",
 ]
 
 #: Seconds before expiry at which one caller starts a background refresh (botocore uses 15 min,
@@ -40,6 +45,9 @@ __all__ = [
 DEFAULT_ADVISORY_MARGIN: Final = 300.0
 #: Seconds before expiry at which callers stop using the old credentials and wait for new ones.
 DEFAULT_MANDATORY_MARGIN: Final = 60.0
+#: Seconds one shared AssumeRole refresh (all its attempts and backoff sleeps) may take. STS answers
+#: in well under a second; the bound exists so a hung STS cannot hold the refresh slot forever.
+DEFAULT_STS_TIMEOUT: Final = 10.0
 #: STS accepts 900 s to 12 h (the role's own maximum may be lower).
 _MIN_DURATION: Final = 900
 _MAX_DURATION: Final = 43200
@@ -61,7 +69,10 @@ class AssumeRoleProvider:
     """Temporary credentials of one role (and external id, region), from STS AssumeRole, cached.
 
     Exactly one refresh is in flight at a time: concurrent callers share it. `get` is one clock read
-    and a comparison while the credentials are fresh.
+    and a comparison while the credentials are fresh. The refresh is a task the provider owns, run
+    outside every caller's deadline and bounded by `sts_timeout` instead; each caller waits for it
+    under its own deadline, so a caller that gives up (deadline, cancellation) fails alone and the
+    refresh goes on for the others.
 
     Args:
         base: who calls STS (the DB's own provider).
@@ -75,9 +86,12 @@ class AssumeRoleProvider:
             lean `StsTransport` is made for `region` / `sts_endpoint_url`.
         invalidate_grace: `invalidate()` right after a refresh is ignored for this many seconds: an
             ExpiredToken for a request signed before that refresh says nothing of the new credentials.
+        sts_timeout: seconds one refresh (every AssumeRole attempt and backoff sleep) may take before
+            it fails with CredentialsError; positive and finite.
 
     Raises:
-        ValidationError: bad duration or margins (both below the duration, mandatory below advisory).
+        ValidationError: bad duration, margins (both below the duration, mandatory below advisory)
+            or sts_timeout.
     """
 
     __slots__ = (
@@ -101,6 +115,7 @@ class AssumeRoleProvider:
         "_sts_factory",
         "_sts_fixed",
         "_sts_loop",
+        "_sts_timeout",
         "_task",
         "external_id_set",
         "refreshes",
@@ -127,6 +142,7 @@ class AssumeRoleProvider:
         sts_endpoint_url: str | None = None,
         retry: RetryPolicy | None = None,
         invalidate_grace: float = 1.0,
+        sts_timeout: float = DEFAULT_STS_TIMEOUT,
     ) -> None:
         if not _MIN_DURATION <= duration <= _MAX_DURATION:
             raise ValidationError(
@@ -135,6 +151,7 @@ class AssumeRoleProvider:
         validate_margins(advisory_margin, mandatory_margin, duration)
         if not 0 <= jitter <= 1:
             raise ValidationError("AssumeRole jitter is a fraction between 0 and 1")
+        validate_sts_timeout(sts_timeout)
         from .transport._sts import build_assume_role_payload
 
         self._payload: Payload = build_assume_role_payload(
@@ -156,6 +173,7 @@ class AssumeRoleProvider:
         self._sts_loop: asyncio.AbstractEventLoop | None = None
         self._policy = retry if retry is not None else RetryPolicy()
         self._grace = invalidate_grace
+        self._sts_timeout = float(sts_timeout)
         self._creds: Credentials | None = None
         self._refresh_at = 0.0
         self._mandatory_at = 0.0
@@ -176,9 +194,10 @@ class AssumeRoleProvider:
         """Fresh credentials for the role: cached, refreshed ahead of expiry by one caller.
 
         Raises:
-            CredentialsError: AssumeRole failed and the cached credentials are inside the mandatory
-                margin (or there are none).
-            DeadlineExceeded: the deadline ran out while waiting for AssumeRole.
+            CredentialsError: AssumeRole failed (or took longer than `sts_timeout`) and the cached
+                credentials are inside the mandatory margin (or there are none).
+            DeadlineExceeded: this caller's deadline ran out while waiting for AssumeRole (the shared
+                refresh goes on for the other callers).
         """
         creds = self._creds
         if creds is not None:
@@ -198,10 +217,14 @@ class AssumeRoleProvider:
     def reset(self) -> None:
         """Drop the credentials and any loop-bound state (the refresh task, the STS client).
 
-        Nothing bound to a loop is touched: the loop may be closed (SnapStart restore, a new runner).
+        A refresh running on this loop is cancelled, so credentials fetched before the reset never land
+        after it; its waiters get CredentialsError. Nothing bound to another loop is touched: that loop
+        may be closed (SnapStart restore, a new runner).
         """
         self._creds = None
-        self._task = None
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task.get_loop() is _running_loop():
+            task.cancel()
         if self._sts_fixed is None:
             self._sts = None
             self._sts_loop = None
@@ -226,33 +249,54 @@ class AssumeRoleProvider:
             task = self._task = None
         return task
 
+    def _start_refresh(self) -> asyncio.Task[Credentials]:
+        # A copy of the starter's context without its deadline scope: the refresh is shared, so the
+        # starter's deadline (or cancellation) must not end it for everyone; `sts_timeout` bounds it.
+        task = asyncio.get_running_loop().create_task(self._fetch(), context=detached_context())
+        task.add_done_callback(self._refresh_done)
+        self._task = task
+        return task
+
     def _refresh_in_background(self, now: float) -> None:
         task = self._current_task()
         if task is not None and not task.done():
             return
         if now < self._next_try:
             return
-        task = self._task = asyncio.get_running_loop().create_task(self._fetch())
-        task.add_done_callback(self._background_done)
+        self._start_refresh()
 
-    def _background_done(self, task: asyncio.Task[Credentials]) -> None:
+    def _refresh_done(self, task: asyncio.Task[Credentials]) -> None:
+        # The provider owns the task: its outcome is always retrieved here, so a refresh whose waiters
+        # all gave up never logs "Task exception was never retrieved".
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
-            # The cached credentials are still valid; the next caller past `_next_try` tries again.
-            self._next_try = self._clock() + _ADVISORY_RETRY_AFTER
-            _log.warning(
-                "background AssumeRole refresh failed role_arn=%s error=%s", self.role_arn, _describe(exc)
-            )
+        if exc is None or self._creds is None or self._clock() >= self._mandatory_at:
+            # Success, or the failure went to the callers waiting for it (the next caller retries).
+            return
+        # Old credentials still valid: the failure stays in the log, and the next caller past
+        # `_next_try` tries again.
+        self._next_try = self._clock() + _ADVISORY_RETRY_AFTER
+        _log.warning(
+            "background AssumeRole refresh failed role_arn=%s error=%s", self.role_arn, _describe(exc)
+        )
 
     async def _refresh_and_wait(self) -> Credentials:
         task = self._current_task()
         if task is None or task.done():
-            task = self._task = asyncio.get_running_loop().create_task(self._fetch())
+            task = self._start_refresh()
         try:
-            # shield: one waiter's deadline or cancellation must not cancel the refresh the others share.
-            return await asyncio.shield(task)
+            # This caller's own deadline bounds its wait; shield: giving up (deadline, cancellation)
+            # must not cancel the refresh the other callers share.
+            async with applied("AssumeRole"):
+                return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and not _cancelling():
+                # The refresh itself was cancelled (reset, close), not this caller.
+                raise CredentialsError(
+                    f"AssumeRole for {self.role_arn} was abandoned: the credential cache was reset or closed"
+                ) from None
+            raise
         except DeadlineExceeded:
             raise
         except CredentialsError:
@@ -265,7 +309,14 @@ class AssumeRoleProvider:
     async def _fetch(self) -> Credentials:
         from .transport._sts import credentials_from_assume_role
 
-        reply = await call(self._sts_transport(), "AssumeRole", self._payload, self._policy)
+        try:
+            with deadline(seconds=self._sts_timeout):
+                reply = await call(self._sts_transport(), "AssumeRole", self._payload, self._policy)
+        except DeadlineExceeded as exc:
+            # CredentialsError, not DeadlineExceeded: no caller's deadline ran out, STS did not answer.
+            raise CredentialsError(
+                f"AssumeRole for {self.role_arn} got no answer within sts_timeout={self._sts_timeout:g}s"
+            ) from exc
         try:
             creds = credentials_from_assume_role(reply)
         except (KeyError, TypeError, ValueError) as exc:
@@ -315,7 +366,28 @@ def validate_margins(advisory: float, mandatory: float, duration: float) -> None
         )
 
 
+def validate_sts_timeout(sts_timeout: float) -> None:
+    """Raises ValidationError unless sts_timeout is a positive, finite number of seconds."""
+    if not (sts_timeout > 0 and math.isfinite(sts_timeout)):
+        raise ValidationError(f"sts_timeout must be a positive number of seconds, got {sts_timeout!r}")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # reset() from sync code (SnapStart restore hook, a test between loops)
+        return None
+
+
+def _cancelling() -> bool:
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
 def _describe(exc: BaseException) -> str:
+    # Our own CredentialsError wraps what happened (an STS timeout): name that.
+    while isinstance(exc, CredentialsError) and exc.__cause__ is not None:
+        exc = exc.__cause__
     # The code, never a message that might quote a request: STS messages can echo parameters.
     code = getattr(exc, "code", None)
     return f"{type(exc).__name__}({code})" if code else type(exc).__name__

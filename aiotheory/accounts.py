@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Final
 from ._assume_role import (
     DEFAULT_ADVISORY_MARGIN,
     DEFAULT_MANDATORY_MARGIN,
+    DEFAULT_STS_TIMEOUT,
     AssumeRoleProvider,
     validate_margins,
+    validate_sts_timeout,
 )
 from .errors import AccountNotFound, ExpiredToken, ValidationError
 
@@ -212,11 +214,13 @@ class Accounts:
         sts_endpoint_url: where AssumeRole goes (tests: the moto server); else the STS endpoint
             settings (`AWS_ENDPOINT_URL_STS`, ...) and the region's endpoint.
         advisory_margin, mandatory_margin, clock: the credential cache's (see AssumeRoleProvider).
+        sts_timeout: seconds one shared AssumeRole refresh may take, whatever the deadline of the
+            caller that started it (see AssumeRoleProvider).
         base_credentials: who calls STS; defaults to the base DB's own provider.
         wrap_transport, wrap_sts: wrap each partner's DynamoDB / STS transport (fault injection).
 
     Raises:
-        ValidationError: margins not below every configured role duration.
+        ValidationError: margins not below every configured role duration, or a bad sts_timeout.
     """
 
     __slots__ = (
@@ -230,6 +234,7 @@ class Accounts:
         "_mandatory",
         "_providers",
         "_sts_endpoint_url",
+        "_sts_timeout",
         "_wrap_sts",
         "_wrap_transport",
     )
@@ -246,17 +251,20 @@ class Accounts:
         base_credentials: CredentialProvider | None = None,
         wrap_transport: TransportWrapper | None = None,
         wrap_sts: TransportWrapper | None = None,
+        sts_timeout: float = DEFAULT_STS_TIMEOUT,
     ) -> None:
         for partner, config in configs.items():
             if not isinstance(config, AccountConfig):
                 raise ValidationError(f"partner {partner!r}: expected an AccountConfig")
             validate_margins(advisory_margin, mandatory_margin, config.duration)
+        validate_sts_timeout(sts_timeout)
         self._configs: dict[str, AccountConfig] = dict(configs)
         self._base = base
         self._sts_endpoint_url = sts_endpoint_url
         self._advisory = advisory_margin
         self._mandatory = mandatory_margin
         self._clock = clock
+        self._sts_timeout = sts_timeout
         self._base_credentials = base_credentials
         self._wrap_transport = wrap_transport
         self._wrap_sts = wrap_sts
@@ -274,6 +282,7 @@ class Accounts:
         advisory_margin: float = DEFAULT_ADVISORY_MARGIN,
         mandatory_margin: float = DEFAULT_MANDATORY_MARGIN,
         clock: Clock = time.time,
+        sts_timeout: float = DEFAULT_STS_TIMEOUT,
     ) -> Accounts:
         """Partners from `PARTNER<N>_ROLE_ARN`, `_EXTERNAL_ID` and `_REGION` -> partner id "partner<N>".
 
@@ -299,6 +308,7 @@ class Accounts:
             advisory_margin=advisory_margin,
             mandatory_margin=mandatory_margin,
             clock=clock,
+            sts_timeout=sts_timeout,
         )
 
     def __repr__(self) -> str:
@@ -362,6 +372,7 @@ class Accounts:
                 advisory_margin=self._advisory,
                 mandatory_margin=self._mandatory,
                 clock=self._clock,
+                sts_timeout=self._sts_timeout,
                 sts_factory=_StsFactory(
                     region, base_credentials, self._sts_endpoint_url, self._http, self._wrap_sts
                 ),

@@ -7,6 +7,7 @@ Every AWS attempt and every backoff sleep runs under `applied(operation)`, which
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Final
@@ -16,7 +17,7 @@ from .errors import DeadlineExceeded, ValidationError
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["applied", "current_deadline", "deadline", "remaining"]
+__all__ = ["applied", "current_deadline", "deadline", "detached_context", "remaining"]
 
 _DEADLINE: Final[ContextVar[float | None]] = ContextVar("aiotheory_deadline", default=None)
 
@@ -30,6 +31,17 @@ def remaining() -> float | None:
     """Seconds left in the current deadline scope (may be negative), or None outside any scope."""
     at = _DEADLINE.get()
     return None if at is None else at - time.monotonic()
+
+
+def detached_context() -> contextvars.Context:
+    """A copy of the current context outside any deadline scope, for a task that outlives its starter.
+
+    Work shared by callers with different deadlines (the single-flight AssumeRole refresh) must not
+    inherit the first caller's: a copy keeps everything else (the Lambda invocation, tracing context).
+    """
+    context = contextvars.copy_context()
+    context.run(_DEADLINE.set, None)
+    return context
 
 
 class deadline:  # lowercase: used as `async with deadline(seconds=2)`, like asyncio.timeout

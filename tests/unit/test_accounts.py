@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from aiotheory import DB
 from aiotheory._logging import Hook
 from aiotheory.accounts import AccountConfig, Accounts
-from aiotheory.errors import AccountNotFound, ValidationError
+from aiotheory.credentials import Credentials, StaticProvider
+from aiotheory.errors import AccountNotFound, CredentialsError, DeadlineExceeded, ValidationError
+from aiotheory.testing import FaultTransport, Stall
+
+if TYPE_CHECKING:
+    from aiotheory.transport.base import Transport
 
 ROLE_1 = "arn:aws:iam::111111111111:role/partner-one"
 ROLE_2 = "arn:aws:iam::222222222222:role/path/partner-two"
@@ -55,6 +62,38 @@ def test_margins_are_validated_against_every_role_duration() -> None:
     with pytest.raises(ValidationError, match="margins"):
         Accounts(configs, base=_base(), advisory_margin=300, mandatory_margin=300)
     Accounts(configs, base=_base(), advisory_margin=600, mandatory_margin=120)
+
+
+@pytest.mark.parametrize("sts_timeout", [0.0, -1.0, float("nan")])
+def test_accounts_raise_validation_error_when_sts_timeout_is_not_positive(sts_timeout: float) -> None:
+    configs = {"p": AccountConfig(ROLE_1)}
+    with pytest.raises(ValidationError, match="sts_timeout"):
+        Accounts(configs, base=_base(), sts_timeout=sts_timeout)
+    with pytest.raises(ValidationError, match="sts_timeout"):
+        Accounts.from_env(base=_base(), environ={}, sts_timeout=sts_timeout)
+
+
+class _StallSts:
+    """wrap_sts: AssumeRole never answers, so only the refresh's own bound ends it."""
+
+    def __call__(self, inner: Transport) -> Transport:
+        return FaultTransport(inner, Stall(op="AssumeRole"))
+
+
+async def test_partner_credentials_fail_after_sts_timeout_when_sts_hangs() -> None:
+    accounts = Accounts(
+        {"p": AccountConfig(ROLE_1)},
+        base=_base(),
+        base_credentials=StaticProvider(Credentials(access_key_id="k", secret_access_key="s")),
+        wrap_sts=_StallSts(),
+        sts_timeout=0.02,
+    )
+    try:
+        with pytest.raises(CredentialsError, match=r"sts_timeout=0\.02s") as info:
+            await accounts.credentials("p").get()
+        assert isinstance(info.value.__cause__, DeadlineExceeded)
+    finally:
+        await accounts.close()
 
 
 async def test_unknown_partner_raises_account_not_found() -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import pytest
 
 from aiotheory._assume_role import AssumeRoleProvider, invalidate_all
 from aiotheory.credentials import Credentials, StaticProvider
-from aiotheory.deadlines import deadline
+from aiotheory.deadlines import current_deadline, deadline
 from aiotheory.errors import AccessDenied, CredentialsError, DeadlineExceeded, ServiceError, ValidationError
 from aiotheory.retries import RetryPolicy
 
@@ -19,6 +22,9 @@ if TYPE_CHECKING:
 
 ROLE = "arn:aws:iam::111111111111:role/partner"
 T0 = 1_700_000_000.0
+#: Set by a caller; the fake STS records what it sees, to show which context the refresh runs in.
+CALLER: ContextVar[str | None] = ContextVar("test_assume_role_caller", default=None)
+SHORT = 0.02  # seconds: a deadline or sts_timeout that ends while STS is held on a gate
 
 
 class Clock:
@@ -30,12 +36,20 @@ class Clock:
 
 
 class FakeSts:
-    """An STS Transport: counts AssumeRole calls, can hold them on a gate, or fail them."""
+    """An STS Transport: counts AssumeRole calls, can hold them on a gate, or fail them.
+
+    Records the deadline and the CALLER each call ran under, signals `entered` on each call and
+    counts calls cancelled while held.
+    """
 
     def __init__(self, clock: Clock, lifetime: float = 3600) -> None:
         self.clock = clock
         self.lifetime = lifetime
         self.calls: list[Payload] = []
+        self.deadlines: list[float | None] = []
+        self.callers: list[str | None] = []
+        self.entered = asyncio.Event()
+        self.cancelled = 0
         self.gate: asyncio.Event | None = None
         self.fail: Exception | None = None
         self.stall = False
@@ -43,10 +57,17 @@ class FakeSts:
     async def send(self, operation: str, payload: Payload, /) -> Payload:
         assert operation == "AssumeRole"
         self.calls.append(dict(payload))
-        if self.stall:
-            await asyncio.get_running_loop().create_future()
-        if self.gate is not None:
-            await self.gate.wait()
+        self.deadlines.append(current_deadline())
+        self.callers.append(CALLER.get())
+        self.entered.set()
+        try:
+            if self.stall:
+                await asyncio.get_running_loop().create_future()
+            if self.gate is not None:
+                await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
         if self.fail is not None:
             raise self.fail
         n = len(self.calls)
@@ -227,6 +248,99 @@ async def test_sts_call_runs_under_the_deadline() -> None:
         async with deadline(seconds=0.05):
             await provider.get()
     assert info.value.operation == "AssumeRole"
+    await provider.close()  # the refresh outlives the caller: its owner cancels it
+    assert sts.cancelled == 1
+
+
+async def _get_within(provider: AssumeRoleProvider, seconds: float) -> Credentials:
+    async with deadline(seconds=seconds):
+        return await provider.get()
+
+
+async def test_get_fails_only_the_short_caller_when_a_shared_refresh_outlasts_its_deadline() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    sts.gate = asyncio.Event()
+    provider = _provider(sts, clock)
+    short = asyncio.ensure_future(_get_within(provider, SHORT))  # starts the refresh
+    patient = asyncio.ensure_future(provider.get())
+    with pytest.raises(DeadlineExceeded) as info:
+        await short
+    assert info.value.operation == "AssumeRole"
+    assert not patient.done()
+    sts.gate.set()
+    assert (await patient).access_key_id == "ASIA1"
+    assert len(sts.calls) == 1 and sts.cancelled == 0 and provider.refreshes == 1
+
+
+async def test_refresh_runs_under_its_own_bound_when_its_starter_has_a_deadline() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    provider = _provider(sts, clock, sts_timeout=30.0)
+    token = CALLER.set("starter")
+    try:
+        before = time.monotonic()
+        async with deadline(seconds=5) as scope:
+            await provider.get()
+            caller_at = scope.when
+        after = time.monotonic()
+    finally:
+        CALLER.reset(token)
+    [seen] = sts.deadlines
+    assert seen is not None and seen != caller_at
+    assert before + 30 <= seen <= after + 30  # the refresh's sts_timeout, not the starter's 5 s
+    assert sts.callers == ["starter"]  # the rest of the starter's context (invocation, tracing) is kept
+
+
+async def test_get_fails_every_waiter_when_sts_hangs_past_sts_timeout() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    sts.stall = True
+    provider = _provider(sts, clock, sts_timeout=SHORT)
+    started = time.monotonic()
+    results = await asyncio.gather(*(provider.get() for _ in range(3)), return_exceptions=True)
+    assert time.monotonic() - started >= SHORT
+    assert all(isinstance(r, CredentialsError) for r in results)
+    first = results[0]
+    assert isinstance(first, CredentialsError)
+    assert ROLE in str(first) and "sts_timeout" in str(first)
+    cause = first.__cause__
+    assert isinstance(cause, DeadlineExceeded) and cause.operation == "AssumeRole"
+    assert len(sts.calls) == 1 and sts.cancelled == 1
+    sts.stall = False
+    assert (await provider.get()).access_key_id == "ASIA2"  # the next call starts a new refresh
+    assert len(sts.calls) == 2
+
+
+async def test_cancelling_the_first_caller_leaves_the_shared_refresh_running() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    sts.gate = asyncio.Event()
+    provider = _provider(sts, clock)
+    first = asyncio.ensure_future(provider.get())
+    await sts.entered.wait()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second = asyncio.ensure_future(provider.get())  # joins the refresh nobody waits for now
+    sts.gate.set()
+    assert (await second).access_key_id == "ASIA1"
+    assert len(sts.calls) == 1 and sts.cancelled == 0
+
+
+async def test_reset_cancels_the_refresh_when_callers_wait_for_it() -> None:
+    clock = Clock()
+    sts = FakeSts(clock)
+    sts.gate = asyncio.Event()
+    provider = _provider(sts, clock)
+    waiter = asyncio.ensure_future(_get_within(provider, 5))  # bounded: a refresh left running hangs
+    await sts.entered.wait()
+    provider.reset()
+    with pytest.raises(CredentialsError, match="reset or closed"):
+        await waiter
+    assert sts.cancelled == 1
+    sts.gate.set()
+    assert (await provider.get()).access_key_id == "ASIA2"
 
 
 @pytest.mark.parametrize(
@@ -238,6 +352,10 @@ async def test_sts_call_runs_under_the_deadline() -> None:
         ({"duration": 899}, "duration"),
         ({"duration": 43201}, "duration"),
         ({"jitter": 2.0}, "jitter"),
+        ({"sts_timeout": 0.0}, "sts_timeout"),
+        ({"sts_timeout": -1.0}, "sts_timeout"),
+        ({"sts_timeout": math.nan}, "sts_timeout"),
+        ({"sts_timeout": math.inf}, "sts_timeout"),
     ],
 )
 def test_bad_margins_raise_validation_error(options: dict[str, object], fragment: str) -> None:

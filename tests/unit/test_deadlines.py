@@ -9,7 +9,7 @@ import time
 import pytest
 
 from aiotheory._call import call
-from aiotheory.deadlines import applied, current_deadline, deadline, remaining
+from aiotheory.deadlines import applied, current_deadline, deadline, detached_context, remaining
 from aiotheory.errors import DeadlineExceeded, ValidationError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, Stall
@@ -78,6 +78,14 @@ async def test_deadline_is_inherited_by_tasks_started_in_the_scope() -> None:
 
 async def _read_deadline() -> float | None:
     return current_deadline()
+
+
+async def test_detached_context_has_no_deadline_when_made_inside_a_scope() -> None:
+    async with deadline(seconds=5) as scope:
+        context = detached_context()
+        seen = await asyncio.get_running_loop().create_task(_read_deadline(), context=context)
+        assert current_deadline() == scope.when  # the caller's own scope is untouched
+    assert seen is None
 
 
 async def test_applied_raises_deadline_exceeded_naming_the_operation() -> None:
