@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 _FAILING: tuple[Damage, ...] = ("bad_crc", "garbage", "truncate", "drop")
+#: Turns a reply that never comes into a failure instead of a hung run; nothing waits this long.
+_GUARD = 10.0
 
 
 class Note(Model, table="notes"):
@@ -83,10 +85,20 @@ def _put_request(proxy: DamagingProxy, table: str, key: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+async def _connect(proxy: DamagingProxy) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+
+
 async def _read_reply(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
-    start, fields = parse_head(await reader.readuntil(b"\r\n\r\n"))
-    headers = {name.lower(): value for name, value in fields}
-    return start, headers, await reader.readexactly(int(headers["content-length"]))
+    async with asyncio.timeout(_GUARD):
+        start, fields = parse_head(await reader.readuntil(b"\r\n\r\n"))
+        headers = {name.lower(): value for name, value in fields}
+        return start, headers, await reader.readexactly(int(headers["content-length"]))
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    async with asyncio.timeout(_GUARD):
+        return await reader.read()
 
 
 # ------------------------------------------------------------------------------------------ damages
@@ -111,7 +123,8 @@ async def test_put_succeeds_and_a_second_reply_follows_when_the_damage_is_stray(
     proxy.damage("PutItem", "stray")
     await proxied.put(Note(id="n1", text="landed"))
     assert (await direct.get(Note, "n1")).text == "landed"
-    await proxy.wait_for_strays(1)
+    async with asyncio.timeout(_GUARD):
+        await proxy.wait_for_strays(1)
     assert proxy.strays_sent == 1
     assert proxy.damaged == [("PutItem", "stray")]
 
@@ -120,7 +133,7 @@ async def test_stray_reply_arrives_complete_on_the_idle_connection_when_the_dama
     proxy: DamagingProxy, direct: DB
 ) -> None:
     proxy.damage(None, "stray")
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+    reader, writer = await _connect(proxy)
     try:
         writer.write(_put_request(proxy, direct.table_prefix + "notes", "n1"))
         first = await _read_reply(reader)
@@ -144,7 +157,7 @@ async def test_bad_crc_reply_keeps_the_body_and_carries_a_wrong_checksum_when_da
     proxy: DamagingProxy, direct: DB
 ) -> None:
     proxy.damage("PutItem", "bad_crc")
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+    reader, writer = await _connect(proxy)
     try:
         writer.write(_put_request(proxy, direct.table_prefix + "notes", "n1"))
         damaged = await _read_reply(reader)
@@ -163,7 +176,7 @@ async def test_garbage_reply_has_a_correct_checksum_and_length_when_damaged(
     proxy: DamagingProxy, direct: DB
 ) -> None:
     proxy.damage("PutItem", "garbage")
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+    reader, writer = await _connect(proxy)
     try:
         writer.write(_put_request(proxy, direct.table_prefix + "notes", "n1"))
         start, headers, body = await _read_reply(reader)
@@ -270,24 +283,24 @@ async def test_exit_closes_idle_connections_and_cancels_pending_strays_when_the_
 ) -> None:
     async with DamagingProxy(backend.endpoint_url, stray_delay=3600) as proxy:
         proxy.damage("PutItem", "stray")
-        reader, writer = await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+        reader, writer = await _connect(proxy)
         writer.write(_put_request(proxy, direct.table_prefix + "notes", "n1"))
         await _read_reply(reader)
     try:
-        assert await reader.read() == b""  # the proxy closed the connection; no stray was written
+        assert await _read_to_end(reader) == b""  # the proxy closed the connection; no stray was written
     finally:
         writer.close()
         await writer.wait_closed()
     assert proxy.strays_sent == 0
     with pytest.raises(OSError):
-        await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+        await _connect(proxy)
 
 
 async def test_proxy_stops_by_itself_when_its_lifetime_ends(backend: Backend) -> None:
     async with DamagingProxy(backend.endpoint_url, lifetime=0.5) as proxy:
-        reader, writer = await asyncio.open_connection("127.0.0.1", int(proxy.url.rpartition(":")[2]))
+        reader, writer = await _connect(proxy)
         try:
-            assert await reader.read() == b""  # closed by the lifetime timer, not by the block's end
+            assert await _read_to_end(reader) == b""  # closed by the lifetime timer, not by the block's end
         finally:
             writer.close()
             await writer.wait_closed()
@@ -298,7 +311,7 @@ async def test_client_gets_502_when_the_upstream_refuses() -> None:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
     async with DamagingProxy(f"http://127.0.0.1:{free}") as broken:
-        reader, writer = await asyncio.open_connection("127.0.0.1", int(broken.url.rpartition(":")[2]))
+        reader, writer = await _connect(broken)
         try:
             writer.write(_put_request(broken, "t", "n1"))
             start, _, _ = await _read_reply(reader)
