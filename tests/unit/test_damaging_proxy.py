@@ -19,7 +19,7 @@ from aiotheory import DB, PK, Model
 from aiotheory.errors import ConditionFailed, ItemNotFound, TransportError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing import Backend, Damage, DamagingProxy
-from aiotheory.testing._faultserver import parse_head
+from aiotheory.testing._faultserver import FaultServer, Reply, parse_head
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -187,6 +187,38 @@ async def test_garbage_reply_has_a_correct_checksum_and_length_when_damaged(
     assert headers["x-amz-crc32"] == str(zlib.crc32(body))
     with pytest.raises(ValueError):
         json.loads(body)
+
+
+async def test_proxy_passes_a_chunked_upstream_reply_with_a_content_length_when_upstream_chunks() -> None:
+    body = b'{"Item":{"id":{"S":"n1"}}}'
+    async with FaultServer(Reply(body=body, chunked=True)) as engine, DamagingProxy(engine.url) as proxy:
+        reader, writer = await _connect(proxy)
+        try:
+            writer.write(_put_request(proxy, "t", "n1"))
+            _, headers, received = await _read_reply(reader)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    assert received == body
+    assert "transfer-encoding" not in headers
+    assert headers["x-amz-crc32"] == str(zlib.crc32(body))
+
+
+async def test_bad_crc_adds_a_wrong_checksum_when_the_upstream_sent_none() -> None:
+    async with FaultServer(Reply(crc32="none")) as engine, DamagingProxy(engine.url) as proxy:
+        proxy.damage("PutItem", "bad_crc")
+        request = _put_request(proxy, "t", "n1")
+        reader, writer = await _connect(proxy)
+        try:
+            writer.write(request)
+            _, headers, received = await _read_reply(reader)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    assert headers["x-amz-crc32"] != str(zlib.crc32(received))
+    forwarded = engine.requests[0]  # byte for byte: the engine sees the client's own head and body
+    assert forwarded.headers["host"] == proxy.url.removeprefix("http://")
+    assert request.endswith(b"\r\n\r\n" + forwarded.body)
 
 
 # ------------------------------------------------------------------------------------------ scheduling
