@@ -168,9 +168,14 @@ class DamagingProxy:
         """Return once `count` stray replies have been written in total (a test's way not to sleep).
 
         A stray is not written if its client connection closed first, so wait only where it stays open.
+
+        Raises:
+            RuntimeError: the proxy stopped first.
         """
         if self._strays_sent >= count:
             return
+        if self._stopped:
+            raise RuntimeError(f"the proxy stopped before {count} stray replies were sent")
         waiter = asyncio.get_running_loop().create_future()
         self._stray_waiters.append((count, waiter))
         await waiter
@@ -204,6 +209,12 @@ class DamagingProxy:
             writer.close()
         for task in list(self._strays):
             task.cancel()
+        for count, waiter in self._stray_waiters:
+            if not waiter.done():
+                waiter.set_exception(
+                    RuntimeError(f"the proxy stopped before {count} stray replies were sent")
+                )
+        self._stray_waiters.clear()
 
     # ------------------------------------------------------------------------------------- serving
 

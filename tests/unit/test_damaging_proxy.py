@@ -324,6 +324,9 @@ async def test_exit_closes_idle_connections_and_cancels_pending_strays_when_the_
         writer.close()
         await writer.wait_closed()
     assert proxy.strays_sent == 0
+    with pytest.raises(RuntimeError, match="stopped"):
+        async with asyncio.timeout(_GUARD):
+            await proxy.wait_for_strays(1)
     with pytest.raises(OSError):
         await _connect(proxy)
 
@@ -352,3 +355,10 @@ async def test_client_gets_502_when_the_upstream_refuses() -> None:
             await writer.wait_closed()
     assert start.startswith("HTTP/1.1 502")
     assert broken.forwarded == []
+
+
+async def test_wait_for_strays_raises_when_the_proxy_stops_while_waiting(backend: Backend) -> None:
+    async with DamagingProxy(backend.endpoint_url, lifetime=0.2) as proxy:
+        with pytest.raises(RuntimeError, match="stopped before 1 stray"):
+            async with asyncio.timeout(_GUARD):
+                await proxy.wait_for_strays(1)
