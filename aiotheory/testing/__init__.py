@@ -1,4 +1,4 @@
-"""aiotheory's test kit and pytest plugin (`-p aiotheory.testing`): engines, fixtures and fake transports.
+"""aiotheory's test kit and pytest plugin (`-p aiotheory.testing`): engines, fixtures, fakes, proxies.
 
 Importing the kit loads neither pytest nor moto: the fixtures live in `_plugin`, which pytest loads
 through `pytest_plugins` below, and moto is imported when a MotoServer starts.
@@ -6,6 +6,8 @@ through `pytest_plugins` below, and moto is imported when a MotoServer starts.
 
 from __future__ import annotations
 
+from ._damaging_proxy import Damage as Damage
+from ._damaging_proxy import DamagingProxy as DamagingProxy
 from ._engines import Backend as Backend
 from ._engines import DynamoDBLocal as DynamoDBLocal
 from ._engines import MakeTable as MakeTable
@@ -29,6 +31,8 @@ from ._runtime_api import RuntimeApi as RuntimeApi
 
 __all__ = [
     "Backend",
+    "Damage",
+    "DamagingProxy",
     "DynamoDBLocal",
     "ExpiredToken",
     "FakeTransport",

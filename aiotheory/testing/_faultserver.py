@@ -31,6 +31,7 @@ __all__ = [
     "Reset",
     "Stall",
     "dynamodb_error",
+    "parse_head",
 ]
 
 _DDB_TYPE: Final = "com.amazonaws.dynamodb.v20120810#"
@@ -116,6 +117,17 @@ def dynamodb_error(code: str, message: str = "", status: int = 400) -> Reply:
     """The reply DynamoDB sends for error `code` (e.g. "ThrottlingException")."""
     doc = {"__type": _DDB_TYPE + code, "message": message or code}
     return Reply(status=status, body=json.dumps(doc).encode())
+
+
+def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
+    """The start line and the header fields, in order and as spelled, of a head ending in a blank line."""
+    lines = head.decode("latin-1").split("\r\n")
+    fields: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            fields.append((name.strip(), value.strip()))
+    return lines[0], fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,13 +259,9 @@ class FaultServer:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return None
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+        start, fields = parse_head(head)
+        method, target, _ = start.split(" ", 2)
+        headers = {name.lower(): value for name, value in fields}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         return Recorded(method, target, headers, body, connection)
 
