@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as _dt
+import json
+import zlib
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import TransportError, from_response
@@ -31,6 +33,29 @@ def _snake(operation: str) -> str:
 
 
 _METHODS: dict[str, str] = {}
+
+
+class _DamagedReply(Exception):
+    """Raised by the before-parse check: the reply's bytes are not a reply we can trust."""
+
+
+def _check_reply(response_dict: dict[str, Any], **_: object) -> None:
+    """botocore's CRC32 check for DynamoDB lives in its legacy retry handler, which this transport
+    switches off, and its JSON parser reads a garbage 2xx body as `{}`: a damaged reply to a write
+    would pass as a success. Check both before botocore parses (the cost of a second JSON parse)."""
+    body = response_dict.get("body")
+    if not isinstance(body, bytes | bytearray):
+        return
+    crc = response_dict.get("headers", {}).get("x-amz-crc32")
+    if crc is not None and crc != str(zlib.crc32(body)):
+        raise _DamagedReply("reply failed its CRC32 check (damaged in transit)")
+    if response_dict.get("status_code", 500) < 300 and body:
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:  # also UnicodeDecodeError
+            raise _DamagedReply("reply is not valid JSON") from exc
+        if type(doc) is not dict:
+            raise _DamagedReply("reply is not a JSON object")
 
 
 def _to_botocore(value: Any) -> Any:
@@ -119,6 +144,7 @@ class BotocoreTransport:
         factory = session.client if hasattr(session, "client") else session.create_client
         stack = contextlib.AsyncExitStack()
         client = await stack.enter_async_context(factory("dynamodb", **kwargs))
+        client.meta.events.register("before-parse.dynamodb", _check_reply)
         self._stack = stack
         self._client = client
         return client
@@ -152,6 +178,8 @@ class BotocoreTransport:
             ) from exc
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             raise TransportError(f"{operation}: cannot connect: {exc}", operation=operation) from exc
+        except _DamagedReply as exc:
+            raise TransportError(f"{operation}: {exc}", operation=operation, outcome_unknown=True) from exc
         except (ConnectionClosedError, ReadTimeoutError) as exc:
             raise TransportError(
                 f"{operation}: connection failed: {exc}", operation=operation, outcome_unknown=True

@@ -2,16 +2,15 @@
 
 Each scenario arms one lost reply for its write, then asserts from the stored item that the write was
 applied exactly once, and that the call returned the right result or raised OutcomeUnknown (never a
-ConditionFailed for its own write). The loss is injected at the Transport seam here (`LostReply`,
-under the retry loop); tests/integration/test_damaged_replies.py runs the same scenarios with real
-damaged bytes through the test kit's DamagingProxy.
+ConditionFailed for its own write). The loss is injected at the Transport seam (`LostReply`, under the
+retry loop), and with real damaged bytes through the test kit's DamagingProxy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal, Protocol
 
 import pytest
 
@@ -22,11 +21,10 @@ from aiotheory import (
     F,
     Model,
     OutcomeUnknown,
-    UnprocessedItems,
     UpdatedAt,
     Version,
 )
-from aiotheory.testing import Backend, FaultTransport, LostReply, MakeTable
+from aiotheory.testing import Backend, Damage, DamagingProxy, FaultTransport, LostReply, MakeTable
 
 
 class Ctr(Model, table="counters"):
@@ -55,9 +53,25 @@ class Stamped(Model, table="stamped"):
     updated_at: Annotated[dt.datetime | None, UpdatedAt] = None
 
 
-#: `damaged(op)` returns a DB whose next `op` request reaches the engine and loses its reply.
-Damaged = Callable[[str], DB]
+class Damaged(Protocol):
+    """`damaged(op)` returns a DB whose next `op` request reaches the engine and then has its reply
+    damaged; `lost` says whether that damage loses the reply (a stray extra reply does not)."""
+
+    lost: bool
+
+    def __call__(self, operation: str, /) -> DB: ...
+
+
 Scenario = Callable[[DB, Damaged], Awaitable[None]]
+
+
+async def _unknown(damaged: Damaged, write: Awaitable[object]) -> None:
+    """A write that cannot be resent: OutcomeUnknown when its reply is lost, else it simply succeeds."""
+    if damaged.lost:
+        with pytest.raises(OutcomeUnknown):
+            await write
+    else:
+        await write
 
 
 async def _put(direct: DB, damaged: Damaged) -> None:
@@ -90,23 +104,24 @@ async def _replace(direct: DB, damaged: Damaged) -> None:
 
 async def _update_add(direct: DB, damaged: Damaged) -> None:
     await direct.create(Ctr(id="add"))
-    with pytest.raises(OutcomeUnknown) as caught:
-        await damaged("UpdateItem").update(Ctr(id="add"), F(Ctr.n).add(5))
-    assert caught.value.key == {"id": {"S": "add"}} and caught.value.operation == "UpdateItem"
+    if damaged.lost:
+        with pytest.raises(OutcomeUnknown) as caught:
+            await damaged("UpdateItem").update(Ctr(id="add"), F(Ctr.n).add(5))
+        assert caught.value.key == {"id": {"S": "add"}} and caught.value.operation == "UpdateItem"
+    else:
+        assert (await damaged("UpdateItem").update(Ctr(id="add"), F(Ctr.n).add(5))).n == 5
     assert (await direct.get(Ctr, "add", consistent=True)).n == 5
 
 
 async def _update_append(direct: DB, damaged: Damaged) -> None:
     await direct.create(Ctr(id="append", items=["a"]))
-    with pytest.raises(OutcomeUnknown):
-        await damaged("UpdateItem").update(Ctr(id="append"), F(Ctr.items).append(["b"]))
+    await _unknown(damaged, damaged("UpdateItem").update(Ctr(id="append"), F(Ctr.items).append(["b"])))
     assert (await direct.get(Ctr, "append", consistent=True)).items == ["a", "b"]
 
 
 async def _update_arithmetic(direct: DB, damaged: Damaged) -> None:
     await direct.create(Ctr(id="arith", n=1))
-    with pytest.raises(OutcomeUnknown):
-        await damaged("UpdateItem").update(Ctr(id="arith"), F(Ctr.n).set(F(Ctr.n) + 2))
+    await _unknown(damaged, damaged("UpdateItem").update(Ctr(id="arith"), F(Ctr.n).set(F(Ctr.n) + 2)))
     assert (await direct.get(Ctr, "arith", consistent=True)).n == 3
 
 
@@ -121,10 +136,10 @@ async def _update_set(direct: DB, damaged: Damaged) -> None:
 async def _update_set_guarded_unmarked(direct: DB, damaged: Damaged) -> None:
     """A guarded SET whose resend fails its guard, on an item with no mark of who wrote: unknown."""
     await direct.create(Ctr(id="guard"))
-    with pytest.raises(OutcomeUnknown):
-        await damaged("UpdateItem").update(
-            Ctr(id="guard"), F(Ctr.status).set("paid"), condition=F(Ctr.status) == "pending"
-        )
+    write = damaged("UpdateItem").update(
+        Ctr(id="guard"), F(Ctr.status).set("paid"), condition=F(Ctr.status) == "pending"
+    )
+    await _unknown(damaged, write)
     assert (await direct.get(Ctr, "guard", consistent=True)).status == "paid"
 
 
@@ -228,6 +243,36 @@ SCENARIOS: Final[dict[str, Scenario]] = {
 TOKEN_DEDUP: Final = frozenset({"transaction", "update-idempotent"})
 
 
+class _SeamLoss:
+    lost = True
+
+    def __init__(self, db: DB) -> None:
+        self.db = db
+        self.faults: list[FaultTransport] = []
+
+    def __call__(self, operation: str, /) -> DB:
+        transport = FaultTransport(self.db.transport, LostReply(operation))
+        self.faults.append(transport)
+        return DB(
+            region=self.db.region,
+            endpoint_url=self.db.endpoint_url,
+            table_prefix=self.db.table_prefix,
+            transport=transport,
+        )
+
+
+class _ProxyDamage:
+    def __init__(self, proxy: DamagingProxy, through: DB, damage: Damage) -> None:
+        self.proxy = proxy
+        self.through = through
+        self.damage = damage
+        self.lost = damage != "stray"
+
+    def __call__(self, operation: str, /) -> DB:
+        self.proxy.damage(operation, self.damage)
+        return self.through
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_write_applies_once_when_its_reply_is_lost(
     name: str, db: DB, make_table: MakeTable, backend: Backend
@@ -235,17 +280,53 @@ async def test_write_applies_once_when_its_reply_is_lost(
     if name in TOKEN_DEDUP and backend.name == "moto":
         pytest.skip("moto does not deduplicate ClientRequestToken; runs on DynamoDB Local")
     await make_table(Ctr, Doc, Stamped)
-    faults: list[FaultTransport] = []
-
-    def damaged(operation: str) -> DB:
-        transport = FaultTransport(db.transport, LostReply(operation))
-        faults.append(transport)
-        return DB(
-            region=db.region,
-            endpoint_url=db.endpoint_url,
-            table_prefix=db.table_prefix,
-            transport=transport,
-        )
-
+    damaged = _SeamLoss(db)
     await SCENARIOS[name](db, damaged)
-    assert faults and all(f.injected for f in faults), "the scenario's write never lost its reply"
+    assert damaged.faults and all(f.injected for f in damaged.faults), "no reply was lost"
+
+
+DAMAGES: Final[tuple[Damage, ...]] = ("bad_crc", "garbage", "truncate", "drop", "stray")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_write_applies_once_when_its_reply_is_damaged(
+    name: str,
+    damage: Damage,
+    db: DB,
+    make_table: MakeTable,
+    backend: Backend,
+    transport_name: Literal["lean", "botocore"],
+) -> None:
+    """The same scenarios with real bytes: the DamagingProxy lets the engine apply each write, then
+    damages its reply (bad CRC32, garbage JSON, truncated, dropped connection, or a stray second reply
+    left on the idle keep-alive connection, which the next request must never read)."""
+    if name in TOKEN_DEDUP and backend.name == "moto":
+        pytest.skip("moto does not deduplicate ClientRequestToken; runs on DynamoDB Local")
+    if damage == "stray" and transport_name == "botocore":
+        # aiohttp's pool (under aiobotocore) reads a stray reply as the next request's answer and
+        # lets the real one go stale on the connection; only the lean wire drops dirty connections.
+        pytest.skip("stray replies desynchronise aiohttp's keep-alive pool; the lean wire refuses them")
+    await make_table(Ctr, Doc, Stamped)
+    async with DamagingProxy(backend.endpoint_url) as proxy:
+        through = DB(
+            region=db.region,
+            endpoint_url=proxy.url,
+            credentials=backend.credentials,
+            table_prefix=db.table_prefix,
+            transport=transport_name,
+        )
+        try:
+            # One read first, so the damaged write goes out on a reused keep-alive connection.
+            await through.find(Ctr, "warm-up")
+
+            await SCENARIOS[name](db, _ProxyDamage(proxy, through, damage))
+            assert proxy.damaged, "the scenario's write never had its reply damaged"
+            if damage == "stray":
+                await proxy.wait_for_strays(1)
+                # The stray reply names "someone-elses-item": the next reads must get their own.
+                assert await through.find(Ctr, "nobody") is None
+                await db.put(Ctr(id="probe", n=42))
+                assert (await through.get(Ctr, "probe", consistent=True)).n == 42
+        finally:
+            await through.close()
