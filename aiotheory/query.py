@@ -557,7 +557,13 @@ class Query(_Read[M]):
                 raise ValidationError(
                     f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric"
                 )
-        self._partition = params.after.get(pk.stored)
+        partition = params.after.get(pk.stored)
+        if partition is not None and partition.get(pk.type) == "":
+            raise ValidationError(
+                f"{self._schema.model.__name__}.{pk.field}: DynamoDB does not accept an empty partition "
+                "key value"
+            )
+        self._partition = partition
 
     def _check_filter(self) -> None:
         """DynamoDB: "A filter expression cannot contain partition key or sort key attributes"."""

@@ -147,6 +147,15 @@ def test_key_refuses_what_dynamodb_refuses() -> None:
     recorder.assert_nothing_sent()
 
 
+async def test_key_refuses_an_empty_partition_key_value_before_any_request() -> None:
+    db, recorder = _db()
+    with pytest.raises(ValidationError, match="empty partition key"):
+        db.query(Payment).key(Payment.partner_id == "")
+    with pytest.raises(ValidationError, match="empty partition key"):
+        db.query(Payment).index("by-status").key(Payment.status == "")
+    recorder.assert_nothing_sent()
+
+
 def test_key_refuses_begins_with_on_a_number_sort_key() -> None:
     db, _ = _db()
     with pytest.raises(ValidationError, match="numeric"):
