@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
@@ -25,7 +25,14 @@ from .errors import DecodeError, ValidationError
 if TYPE_CHECKING:
     from ._types import AttributeValue, Item
 
-__all__ = ["MAX_ITEM_BYTES", "decode_value", "encode_value", "item_size"]
+__all__ = [
+    "MAX_ITEM_BYTES",
+    "MAX_NESTED_CONTAINERS",
+    "decode_value",
+    "encode_value",
+    "item_size",
+    "nests_deeper",
+]
 
 #: "The maximum item size in DynamoDB is 400 KB" (attribute names and values, UTF-8).
 MAX_ITEM_BYTES: Final = 400 * 1024
@@ -45,6 +52,14 @@ _EMPTY_SET: Final = "an empty set cannot be stored inside a list or map (DynamoD
 _JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _b2a: Final = binascii.b2a_base64
 _a2b: Final = binascii.a2b_base64
+#: "DynamoDB supports nested attributes up to 32 levels deep." Measured on DynamoDB Local: a top-level
+#: attribute is level 1, and an M or L is refused at level 32 ("Nesting Levels have exceeded supported
+#: limits") while a scalar or set there is accepted, so a value holds at most 31 nested M/L levels.
+MAX_NESTED_CONTAINERS: Final = 31
+_LONE_SURROGATE: Final = (
+    "a string holds a lone surrogate (e.g. '\\ud800'), which is not valid Unicode; DynamoDB stores UTF-8"
+)
+_EMPTY_MAP_KEY: Final = "a map key is empty; DynamoDB refuses empty attribute names"
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -167,7 +182,33 @@ def _dec_number(av: AttributeValue) -> int | Decimal:
 
 
 def _enc_str(v: str) -> AttributeValue:
-    return {"S": v}
+    # isascii() reads a flag of the string object (O(1)); only non-ASCII text pays for the UTF-8 check.
+    return {"S": v if v.isascii() else _text(v)}
+
+
+def _text(v: str) -> str:
+    """`v` when it can be sent as UTF-8; a lone surrogate (which JSON would escape as `\\ud800`) cannot."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(_LONE_SURROGATE) from None
+    return v
+
+
+def _key(k: str) -> str:
+    """`k` if DynamoDB takes it as an attribute name (not empty, valid Unicode); for keys not plain ASCII.
+
+    Encoders write `k if k and k.isascii() else _key(k)`, which keeps the common case inline.
+    """
+    if not k:
+        raise ValidationError(_EMPTY_MAP_KEY)
+    return _text(k)
+
+
+def _check_texts(values: Iterable[str]) -> None:
+    for v in values:
+        if not v.isascii():
+            _text(v)
 
 
 _dec_str: Final = itemgetter("S")
@@ -288,7 +329,7 @@ def _dec_uuid(av: AttributeValue) -> UUID:
 
 
 def _enc_json(v: object) -> AttributeValue:
-    return {"S": _JSON.encode(v)}
+    return _enc_str(_JSON.encode(v))
 
 
 def _dec_json(av: AttributeValue) -> object:
@@ -320,7 +361,7 @@ def _enc_dyn_map(v: dict[object, object]) -> AttributeValue:
     for k, x in v.items():
         if type(k) is not str and not isinstance(k, str):
             raise ValidationError(f"map keys must be strings, not {type(k).__name__}")
-        out[k] = encode_value(x)
+        out[k if k and k.isascii() else _key(k)] = encode_value(x)
     return {"M": out}
 
 
@@ -330,7 +371,10 @@ def _enc_dyn_set(v: set[object] | frozenset[object]) -> AttributeValue:
     kinds = {type(x) for x in v}
     # Sorted, so one set always encodes to the same bytes (stable payloads, goldens, signatures).
     if kinds <= {str}:
-        return {"SS": sorted(v)}
+        texts: list[str] = sorted(v)  # type: ignore[arg-type]  # all str
+        if not "".join(texts).isascii():
+            _check_texts(texts)
+        return {"SS": texts}
     if kinds <= {bytes}:
         return {"BS": [_b64(x) for x in sorted(v)]}  # type: ignore[type-var, arg-type]  # all bytes
     if not (kinds & {bool}) and all(issubclass(k, (int, Decimal, float)) for k in kinds):
@@ -539,8 +583,27 @@ def _av_size(av: AttributeValue) -> int:
 
 
 def item_size(item: Item) -> int:
-    """The size DynamoDB counts for `item`: UTF-8 attribute names plus value sizes (documented rules)."""
+    """The size DynamoDB counts for `item`: UTF-8 attribute names plus value sizes (documented rules).
+
+    Raises ValidationError naming the attribute when its name or value holds text UTF-8 cannot encode.
+    """
     total = 0
     for name, av in item.items():
-        total += _utf8_len(name) + _av_size(av)
+        try:
+            total += _utf8_len(name) + _av_size(av)
+        except UnicodeEncodeError:
+            raise ValidationError(f"attribute {name!r}: {_LONE_SURROGATE}") from None
     return total
+
+
+def nests_deeper(av: AttributeValue, containers: int = MAX_NESTED_CONTAINERS) -> bool:
+    """True when `av` holds more than `containers` nested M/L levels (itself included)."""
+    if "M" in av:
+        children: Iterable[AttributeValue] = av["M"].values()
+    elif "L" in av:
+        children = av["L"]
+    else:
+        return False
+    if containers == 0:
+        return True
+    return any(("M" in child or "L" in child) and nests_deeper(child, containers - 1) for child in children)

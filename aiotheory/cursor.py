@@ -3,7 +3,9 @@
 The format is shared with TableTheory's Go, TS and Python SDKs, so it is byte-stable: base64url (with `=`
 padding) of compact JSON `{"lastKey": {...}, "index": "...", "sort": "ASC"|"DESC"}`, keys in that order,
 the attribute names inside lastKey sorted, `index` left out when there is none. A signed cursor appends
-`.` and the base64url HMAC-SHA256 of the unsigned cursor. Imports only the standard library and `errors`.
+`.` and the base64url HMAC-SHA256 of the unsigned cursor bound to its read: operation (Query or Scan),
+table name as sent (prefix included) and index (see `_mac_input`). Imports only the standard library and
+`errors`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ if TYPE_CHECKING:
 
     from ._types import Item
 
-__all__ = ["Cursor", "SortOrder", "decode_cursor", "encode_cursor"]
+__all__ = ["Cursor", "ReadOperation", "SortOrder", "decode_cursor", "encode_cursor"]
 
 SortOrder = Literal["ASC", "DESC"]
+#: The read a cursor continues; a signed cursor is only accepted by the same kind of read.
+ReadOperation = Literal["Query", "Scan"]
 
 #: One module-level compact encoder. Non-ASCII text is written as raw UTF-8, as Go and JS encoders do.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
@@ -37,6 +41,15 @@ _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 #: of at most 2 KB (partition) / 1 KB (sort) each, so honest cursors stay far below.
 _MAX_CURSOR: Final = 16 * 1024
 _KEY_TYPES: Final = frozenset({"S", "N", "B"})
+#: Our documents nest three deep ({"lastKey": {name: {"S": ...}}}). Anything deeper is refused before
+#: json.loads, which raises RecursionError on a few thousand nested brackets (a 16 KB cursor holds 12,000).
+_MAX_DEPTH: Final = 3
+#: JSON strings, escapes included: their brackets do not nest.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: Every byte but the four brackets, deleted to leave the nesting skeleton.
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+#: Separates the signature of a cursor from any other MAC made with the same secret.
+_MAC_DOMAIN: Final = "aiotheory-cursor-v1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,21 +62,42 @@ class Cursor:
 
 
 def encode_cursor(
-    last_key: Item, *, index: str | None = None, sort: SortOrder = "ASC", secret: bytes | None = None
+    last_key: Item,
+    *,
+    index: str | None = None,
+    sort: SortOrder = "ASC",
+    secret: bytes | None = None,
+    table: str | None = None,
+    operation: ReadOperation = "Query",
 ) -> str:
-    """The cursor string for a LastEvaluatedKey; signed when `secret` is given."""
+    """The cursor string for a LastEvaluatedKey; signed when `secret` is given.
+
+    Args:
+        table: the table name as sent (prefix included); required with `secret`, since the signature binds
+            the cursor to `operation`, `table` and `index`, so it is refused on any other read.
+    """
+    if secret is not None and table is None:
+        raise ValidationError("a signed cursor is bound to its table: pass table=")
     doc: dict[str, object] = {"lastKey": {name: last_key[name] for name in sorted(last_key)}}
     if index is not None:
         doc["index"] = index
     doc["sort"] = sort
     text = base64.urlsafe_b64encode(_ENCODER.encode(doc).encode()).decode("ascii")
-    if secret is None:
+    if secret is None or table is None:
         return text
-    return text + "." + _signature(secret, text)
+    return text + "." + _signature(secret, _mac_input(text, operation, table, index))
 
 
-def _signature(secret: bytes, text: str) -> str:
-    digest = hmac.new(secret, text.encode("ascii"), hashlib.sha256).digest()
+def _mac_input(text: str, operation: str, table: str, index: str | None) -> bytes:
+    """What a signature covers: the read it continues, then the unsigned cursor.
+
+    Newline-separated: table and index names cannot hold one (DynamoDB: [a-zA-Z0-9_.-], or an ARN).
+    """
+    return f"{_MAC_DOMAIN}\n{operation}\n{table}\n{index or ''}\n{text}".encode("utf-8", "replace")
+
+
+def _signature(secret: bytes, message: bytes) -> str:
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
@@ -74,12 +108,15 @@ def decode_cursor(
     index: str | None,
     sort: SortOrder,
     key_types: Mapping[str, str],
+    table: str | None = None,
+    operation: ReadOperation = "Query",
 ) -> Cursor:
     """Check a cursor against the query it is handed to and return its start key.
 
     `key_types` maps each attribute the start key must hold (the queried index's keys and the table's) to
-    its DynamoDB type. With a `secret`, only cursors signed with it are accepted; without one, a signed
-    cursor is refused too, so a misconfigured service fails loudly instead of skipping the check.
+    its DynamoDB type. With a `secret`, only cursors signed with it for this `operation`, `table` (as sent)
+    and `index` are accepted; without one, a signed cursor is refused too, so a misconfigured service fails
+    loudly instead of skipping the check.
 
     Raises:
         ValidationError: the cursor does not decode, was tampered with, or belongs to another index, order
@@ -93,8 +130,14 @@ def decode_cursor(
     if secret is not None:
         if not dot:
             raise ValidationError("the cursor is not signed; this query accepts signed cursors only")
-        if not hmac.compare_digest(signature.encode("ascii", "replace"), _signature(secret, text).encode()):
-            raise ValidationError("the cursor's signature does not match: it was altered or signed elsewhere")
+        if table is None:
+            raise ValidationError("a signed cursor is bound to its table: pass table=")
+        expected = _signature(secret, _mac_input(text, operation, table, index)).encode()
+        if not hmac.compare_digest(signature.encode("ascii", "replace"), expected):
+            raise ValidationError(
+                "the cursor's signature does not match: it was altered, signed elsewhere, or made for "
+                "another table, index or kind of read"
+            )
     elif dot:
         raise ValidationError("the cursor is signed, but no cursor secret is configured for this query")
     doc = _document(text)
@@ -127,8 +170,13 @@ def _document(text: str) -> dict[str, object]:
         raise ValidationError("the cursor is not base64url text")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValidationError("the cursor does not decode") from None
+    if _nesting(raw) > _MAX_DEPTH:
+        raise ValidationError("the cursor nests deeper than a cursor does")
+    try:
         doc = json.loads(raw.decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValidationError("the cursor does not decode") from None
     if not isinstance(doc, dict):
         raise ValidationError("the cursor does not decode to an object")
@@ -136,6 +184,19 @@ def _document(text: str) -> dict[str, object]:
     if unknown:
         raise ValidationError("the cursor holds unknown fields")
     return doc
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, strings skipped; malformed text may over-count."""
+    depth = deepest = 0
+    for bracket in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        if bracket in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
 
 
 def _check_key_value(name: str, av: object, want: str) -> None:
@@ -155,3 +216,8 @@ def _check_key_value(name: str, av: object, want: str) -> None:
             raise ValidationError(f"the cursor's value for {name!r} is not base64") from None
     if not value:
         raise ValidationError(f"the cursor's value for {name!r} is empty")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(f"the cursor's value for {name!r} is not valid Unicode") from None

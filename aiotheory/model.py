@@ -40,7 +40,7 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
-from .codec import MAX_ITEM_BYTES, item_size
+from .codec import MAX_ITEM_BYTES, MAX_NESTED_CONTAINERS, item_size, nests_deeper
 from .errors import DecodeError, ValidationError
 
 if TYPE_CHECKING:
@@ -283,6 +283,15 @@ class TableSchema(Generic[M]):
                 raise ValidationError(
                     f"{self.model.__name__}: key attribute {stored!r} is empty; DynamoDB refuses empty keys"
                 )
+        deep = self._codec.deep
+        if deep:
+            for name, stored in deep:
+                av = item.get(stored)
+                if av is not None and nests_deeper(av):
+                    raise ValidationError(
+                        f"{self.model.__name__}.{name}: the value nests deeper than DynamoDB's "
+                        f"{MAX_NESTED_CONTAINERS + 1} levels"
+                    )
         # A cheap upper bound first; the faithful size only when the bound says the item might be too big.
         if self._codec.size_bound(obj, item) > MAX_ITEM_BYTES and (size := item_size(item)) > MAX_ITEM_BYTES:
             raise ValidationError(

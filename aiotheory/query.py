@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from . import _codec_compile as _cc
-from .cursor import SortOrder, decode_cursor, encode_cursor
+from .cursor import ReadOperation, SortOrder, decode_cursor, encode_cursor
 from .errors import ValidationError
 from .expr import Attr, Condition, Params, Raw, render_condition, render_key_condition, render_projection
 from .model import Model, schema_of
@@ -157,7 +157,7 @@ def _positive(what: str, n: object) -> int:
 class _Read(Generic[M]):
     """What Query and Scan share: index, filter, projection, consistency, limits, cursors and paging."""
 
-    _operation: ClassVar[str] = ""
+    _operation: ClassVar[ReadOperation]  # set by Query and Scan
 
     __slots__ = (
         "_consistent",
@@ -353,6 +353,8 @@ class _Read(Generic[M]):
             index=None if index is None else index.name,
             sort=self._sort(),
             key_types=self._key_types(),
+            table=self._db.table_prefix + self._schema.table,
+            operation=self._operation,
         )
         return decoded.last_key
 
@@ -361,7 +363,12 @@ class _Read(Generic[M]):
             return None
         index = self._index
         return encode_cursor(
-            last_key, index=None if index is None else index.name, sort=self._sort(), secret=self._secret
+            last_key,
+            index=None if index is None else index.name,
+            sort=self._sort(),
+            secret=self._secret,
+            table=self._db.table_prefix + self._schema.table,
+            operation=self._operation,
         )
 
     def _ready(self) -> None:
@@ -488,7 +495,7 @@ class Query(_Read[M]):
     `>=`, `between`, `begins_with`), checked against the table's or the chosen index's keys.
     """
 
-    _operation: ClassVar[str] = "Query"
+    _operation: ClassVar[ReadOperation] = "Query"
 
     __slots__ = ("_forward", "_key", "_partition")
 
@@ -550,7 +557,13 @@ class Query(_Read[M]):
                 raise ValidationError(
                     f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric"
                 )
-        self._partition = params.after.get(pk.stored)
+        partition = params.after.get(pk.stored)
+        if partition is not None and partition.get(pk.type) == "":
+            raise ValidationError(
+                f"{self._schema.model.__name__}.{pk.field}: DynamoDB does not accept an empty partition "
+                "key value"
+            )
+        self._partition = partition
 
     def _check_filter(self) -> None:
         """DynamoDB: "A filter expression cannot contain partition key or sort key attributes"."""
@@ -600,7 +613,7 @@ class Query(_Read[M]):
 class Scan(_Read[M]):
     """`db.scan(Payment)`: every item of the table or index, optionally filtered, one segment or many."""
 
-    _operation: ClassVar[str] = "Scan"
+    _operation: ClassVar[ReadOperation] = "Scan"
 
     __slots__ = ("_segment",)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeVa
 
 from aiotheory.errors import ValidationError
 
-from ._limits import ATTRIBUTE_TYPES, MAX_IN_OPERANDS
+from ._limits import ATTRIBUTE_TYPES, MAX_IN_OPERANDS, MAX_LIST_INDEX, MAX_PATH_DEPTH
 from ._nodes import (
     Arith,
     Between,
@@ -89,8 +89,7 @@ class Attr(Operand, Generic[_T]):
         model: type | None = None,
         nested: type | None = None,
     ) -> None:
-        path = tuple(path)
-        _check_path(path)
+        path = _check_path(tuple(path))
         _set(self, "path", path)
         _set(self, "encode", encode)
         _set(self, "field", field)
@@ -117,8 +116,10 @@ class Attr(Operand, Generic[_T]):
         """A nested map key (`meta["city"]`) or list index (`items[0]`); values encode dynamically."""
         if isinstance(key, bool) or not isinstance(key, str | int):
             raise ValidationError(f"{self._describe()}[...] takes a map key (str) or list index (int)")
-        field = None if self.field is None else f"{self.field}[{key!r}]"
-        return Attr((*self.path, key), field=field, model=self.model)
+        attr: Attr[object] = Attr((*self.path, key), model=self.model)
+        if self.field is not None:
+            _set(attr, "field", f"{self.field}[{attr.path[-1]!r}]")
+        return attr
 
     if not TYPE_CHECKING:
         # Run time only: for a checker, `Payment.address.city` is already typed through the model, and an
@@ -368,18 +369,39 @@ def _encode_dynamic(value: object, attr: Attr[Any] | None, what: str) -> Attribu
         raise ValidationError(f"{where}{what}: cannot encode a {type(value).__name__}") from exc
 
 
-def _check_path(path: tuple[object, ...]) -> None:
+def _check_path(path: tuple[object, ...]) -> tuple[str | int, ...]:
+    """`path` as plain str and int segments, refused where DynamoDB would refuse it.
+
+    Subclasses become their base type (an IntEnum index renders as `[1]`, not as a map key named `1`).
+    """
     if not path:
         raise ValidationError("an attribute path needs at least one segment")
     if not isinstance(path[0], str):
         raise ValidationError("an attribute path starts with an attribute name")
+    if len(path) > MAX_PATH_DEPTH:
+        raise ValidationError(
+            f"an attribute path has {len(path)} segments; DynamoDB nests at most {MAX_PATH_DEPTH} levels"
+        )
+    out: list[str | int] = []
     for segment in path:
+        tp = type(segment)
         if isinstance(segment, str):
             if not segment:
                 raise ValidationError("attribute names in a path must not be empty")
+            if not segment.isascii():
+                _check_name_text(segment)
+            out.append(segment if tp is str else str.__str__(segment))
         elif isinstance(segment, bool) or not isinstance(segment, int):
-            raise ValidationError(
-                f"path segments are names (str) or list indexes (int), not {type(segment).__name__}"
-            )
-        elif segment < 0:
-            raise ValidationError("list indexes in a path must be >= 0")
+            raise ValidationError(f"path segments are names (str) or list indexes (int), not {tp.__name__}")
+        elif not 0 <= segment <= MAX_LIST_INDEX:
+            raise ValidationError(f"list indexes in a path must be from 0 to {MAX_LIST_INDEX}")
+        else:
+            out.append(segment if tp is int else int(segment))
+    return tuple(out)
+
+
+def _check_name_text(segment: str) -> None:
+    try:
+        segment.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("attribute names in a path must be valid Unicode (a lone surrogate)") from None

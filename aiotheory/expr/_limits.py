@@ -11,7 +11,9 @@ __all__ = [
     "ATTRIBUTE_TYPES",
     "MAX_EXPRESSION_BYTES",
     "MAX_IN_OPERANDS",
+    "MAX_LIST_INDEX",
     "MAX_OPERATORS",
+    "MAX_PATH_DEPTH",
     "MAX_PLACEHOLDER_BYTES",
     "OPERATOR_FREE_BYTES",
 ]
@@ -30,5 +32,11 @@ MAX_OPERATORS: Final = 300
 #: Every operator takes at least 3 characters ("a=b"), so a shorter expression cannot hold 301 of them
 #: and is not scanned.
 OPERATOR_FREE_BYTES: Final = 3 * MAX_OPERATORS
+#: "nested attributes up to 32 levels deep": measured on DynamoDB Local, a document path of 32 segments
+#: is accepted and 33 are refused ("The document path has too many nesting levels").
+MAX_PATH_DEPTH: Final = 32
+#: Measured on DynamoDB Local: `a[2147483647]` is accepted, `a[2147483648]` refused ("List index is not
+#: within the allowable range"), in conditions and updates alike.
+MAX_LIST_INDEX: Final = 2**31 - 1
 #: The type descriptors attribute_type() accepts.
 ATTRIBUTE_TYPES: Final = frozenset({"S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"})

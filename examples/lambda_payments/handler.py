@@ -63,6 +63,8 @@ _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 # What a decimal string may look like: no exponent, no spaces, no "+"; the sign is judged later.
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]{1,32}(?:\.[0-9]{1,32})?")
 _SHOWN_MAX: Final = 40
+#: Unexpected field names echoed in an error; the rest are only counted, so 10,000 of them stay one line.
+_NAMES_SHOWN: Final = 3
 _log: Final = logging.getLogger("payments")
 
 
@@ -150,10 +152,13 @@ def _shown(value: object) -> str:
 
 
 def _unexpected(data: Mapping[str, object], allowed: frozenset[str]) -> None:
-    extra = sorted(str(name) for name in data if name not in allowed)
+    extra = [name for name in data if name not in allowed]
     if extra:
         # A typo ("ammount") must not pass as a missing optional field.
-        raise BadRequest(f"data has unexpected field(s): {', '.join(_shown(name) for name in extra)}")
+        shown = ", ".join(_shown(name) for name in sorted(extra)[:_NAMES_SHOWN])
+        more = len(extra) - _NAMES_SHOWN
+        suffix = f" and {more} more" if more > 0 else ""
+        raise BadRequest(f"data has unexpected field(s): {shown}{suffix}")
 
 
 def parse_request(event: object) -> CreatePayment | GetPayment:

@@ -40,7 +40,14 @@ def test_encode_matches_hand_built_bytes_when_table_has_no_index() -> None:
 
 @pytest.mark.parametrize("case", _CASES, ids=[c["name"] for c in _CASES])
 def test_encode_reproduces_golden_bytes(case: dict[str, Any]) -> None:
-    got = encode_cursor(case["lastKey"], index=case.get("index"), sort=case["sort"], secret=_secret(case))
+    got = encode_cursor(
+        case["lastKey"],
+        index=case.get("index"),
+        sort=case["sort"],
+        secret=_secret(case),
+        table=case.get("table"),
+        operation=case.get("operation", "Query"),
+    )
     assert got == case["cursor"]
 
 
@@ -48,7 +55,13 @@ def test_encode_reproduces_golden_bytes(case: dict[str, Any]) -> None:
 def test_decode_reads_golden_cursor_back(case: dict[str, Any]) -> None:
     key_types = {name: next(iter(av)) for name, av in case["lastKey"].items()}
     decoded = decode_cursor(
-        case["cursor"], secret=_secret(case), index=case.get("index"), sort=case["sort"], key_types=key_types
+        case["cursor"],
+        secret=_secret(case),
+        index=case.get("index"),
+        sort=case["sort"],
+        key_types=key_types,
+        table=case.get("table"),
+        operation=case.get("operation", "Query"),
     )
     assert decoded.last_key == case["lastKey"]
     assert decoded.index == case.get("index")

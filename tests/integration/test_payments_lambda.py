@@ -302,6 +302,18 @@ async def test_unknown_partner_gets_the_seed_wording(service: Service, event: di
 _UNKNOWN = "(expected createPayment or getPayment)"
 
 
+def test_parse_request_names_a_few_unexpected_fields_and_counts_the_rest(example: Example) -> None:
+    data = {"currency": "USD", "amount": 1} | {f"field{i:05d}": 1 for i in range(10_000)}
+    with pytest.raises(example.handler.BadRequest) as info:
+        example.handler.parse_request(_event("partner1", "createPayment", data))
+    message = str(info.value)
+    assert message == 'data has unexpected field(s): "field00000", "field00001", "field00002" and 9997 more'
+    long_names = {"currency": "USD", "amount": 1} | {"x" * 5_000 + str(i): 1 for i in range(4)}
+    with pytest.raises(example.handler.BadRequest) as info:
+        example.handler.parse_request(_event("partner1", "createPayment", long_names))
+    assert len(str(info.value)) < 200  # three names cut to 40 characters each, and a count
+
+
 @moto_only
 @pytest.mark.parametrize(
     ("event", "error"),

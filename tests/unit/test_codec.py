@@ -98,6 +98,8 @@ class Everything(Model, table="everything"):
 SCHEMA = schema_of(Everything)
 
 _text = st.text(max_size=20)
+#: Map keys: DynamoDB refuses empty attribute names, at any depth.
+_key = st.text(min_size=1, max_size=20)
 _int38 = st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)
 _decimals = st.decimals(
     allow_nan=False, allow_infinity=False, places=6, min_value=-(10**20), max_value=10**20
@@ -127,9 +129,9 @@ def _everything() -> st.SearchStrategy[Everything]:
         kind=st.sampled_from(["a", "b"]),
         xs=st.lists(_int38, max_size=4),
         names=st.lists(_text, max_size=3).map(tuple),
-        meta=st.dictionaries(_text, _text, max_size=3),
+        meta=st.dictionaries(_key, _text, max_size=3),
         anything=st.dictionaries(
-            _text, st.none() | st.booleans() | _text | _int38 | st.lists(_int38, max_size=2), max_size=3
+            _key, st.none() | st.booleans() | _text | _int38 | st.lists(_int38, max_size=2), max_size=3
         ),
         address=st.none() | st.builds(Address, city=_text, zip=_text),
         addresses=st.lists(st.builds(Address, city=_text), max_size=2),
@@ -171,7 +173,7 @@ def test_decode_value_returns_equal_number_when_decimal_was_encoded(v):
 
 _json_like = st.recursive(
     st.none() | st.booleans() | _text | _int38,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_key, inner, max_size=3),
     max_leaves=10,
 )
 
@@ -564,3 +566,115 @@ def test_decode_builds_model_without_validation_when_item_is_well_formed():
     assert obj.i == 5
     assert obj.model_dump()["i"] == 5  # a real pydantic instance
     assert "i" in obj.model_fields_set
+
+
+# ------------------------------------------------------------------------------- text, map keys, nesting
+
+_LONE = "a\ud800b"
+
+
+class _Node(Model, table="nodes"):
+    """Nests itself: no static depth bound, so its values are measured when encoded."""
+
+    id: Annotated[str, PK] = "n"
+    children: list[_Node] = Field(default_factory=list)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("s", _LONE),
+        ("names", ("ok", _LONE)),
+        ("meta", {_LONE: "v"}),
+        ("meta", {"k": _LONE}),
+        ("anything", {_LONE: 1}),
+        ("anything", {"k": [{"deep": _LONE}]}),
+        ("tags", {"ok", _LONE}),
+        ("doc", {"k": _LONE}),
+        ("address", Address(city=_LONE)),
+    ],
+)
+def test_encode_raises_naming_field_when_text_holds_a_lone_surrogate(field: str, value: object):
+    obj = Everything(pk="a", sk=1, **{field: value})
+    with pytest.raises(ValidationError, match=rf"field '{field}(\.city)?': a string holds a lone surrogate"):
+        SCHEMA.encode(obj)
+
+
+def test_encode_raises_validation_error_when_a_lone_surrogate_is_in_a_string_near_400_kb():
+    obj = Everything(pk="a", sk=1, s="\ud800" + "x" * (MAX_ITEM_BYTES - 10))
+    with pytest.raises(ValidationError, match=r"field 's'.*lone surrogate"):
+        SCHEMA.encode(obj)
+
+
+def test_item_size_raises_naming_attribute_when_text_holds_a_lone_surrogate():
+    with pytest.raises(ValidationError, match=r"attribute 'm'.*lone surrogate"):
+        item_size({"ok": {"S": "é"}, "m": {"M": {"\udc00": {"S": "x"}}}})
+
+
+def test_encode_value_raises_when_text_holds_a_lone_surrogate():
+    for value in ("\udfff", ["x", "\ud800"], {"\ud800": 1}, {"\ud800"}):
+        with pytest.raises(ValidationError, match="lone surrogate"):
+            encode_value(value)
+    assert encode_value("caf\u00e9 \U0001f600") == {"S": "caf\u00e9 \U0001f600"}  # a surrogate *pair* is fine
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("meta", {"": "v"}),
+        ("anything", {"": 1}),
+        ("anything", {"k": [{"": 1}]}),
+    ],
+)
+def test_encode_raises_naming_field_when_a_map_key_is_empty(field: str, value: object):
+    obj = Everything(pk="a", sk=1, **{field: value})
+    with pytest.raises(ValidationError, match=rf"field '{field}': a map key is empty"):
+        SCHEMA.encode(obj)
+
+
+def _nested_dict(dicts: int, bottom: object = 1) -> dict[str, Any]:
+    """`dicts` nested dicts (at least one) with `bottom` inside the innermost."""
+    value: Any = bottom
+    for _ in range(dicts):
+        value = {"k": value}
+    return value  # type: ignore[no-any-return]  # a dict, since dicts >= 1
+
+
+@pytest.mark.parametrize(
+    ("anything", "ok"),
+    [
+        # The field's own dict is the first M; DynamoDB takes at most 31 nested M/L levels, and a
+        # scalar or set (not a level) at the 32nd (measured on DynamoDB Local, tests/conformance).
+        (_nested_dict(31), True),
+        (_nested_dict(32), False),
+        (_nested_dict(31, bottom={"a"}), True),
+        (_nested_dict(30, bottom=[]), True),
+        (_nested_dict(31, bottom=[]), False),  # an empty L is a level too
+    ],
+)
+def test_encode_refuses_untyped_values_nested_past_32_levels(anything: dict[str, Any], ok: bool):
+    obj = Everything(pk="a", sk=1, anything=anything)
+    if ok:
+        SCHEMA.encode(obj)
+    else:
+        with pytest.raises(
+            ValidationError, match=r"Everything.anything: the value nests deeper than DynamoDB's 32"
+        ):
+            SCHEMA.encode(obj)
+
+
+def test_encode_refuses_too_deep_values_when_model_nests_itself():
+    schema = schema_of(_Node)
+    node = _Node()
+    for _ in range(15):  # each level is an M (the node) inside an L (children): 2 containers
+        node = _Node(children=[node])
+    schema.encode(node)  # 31 M/L levels, counting the top-level attribute's L
+    with pytest.raises(ValidationError, match=r"_Node.children: the value nests deeper"):
+        schema.encode(_Node(children=[_Node(children=[node])]))
+
+
+def test_encode_walks_no_value_when_every_field_has_a_shallow_static_type():
+    from aiotheory._codec_compile import model_codec
+
+    assert [name for name, _ in model_codec(Everything).deep] == ["anything", "cents"]  # untyped, converted
+    assert model_codec(Address).deep == ()

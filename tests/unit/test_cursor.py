@@ -15,6 +15,7 @@ from aiotheory.cursor import decode_cursor, encode_cursor
 SECRET = b"0123456789abcdef-secret"
 TABLE_KEYS = {"pk": "S", "sk": "N"}
 GSI_KEYS = {"pk": "S", "sk": "N", "status": "S"}
+TABLE = "dev-payments"
 
 
 def _raw(document: object) -> str:
@@ -22,9 +23,21 @@ def _raw(document: object) -> str:
 
 
 def _decode(cursor: object, **overrides: object) -> object:
-    args: dict[str, object] = {"secret": None, "index": None, "sort": "ASC", "key_types": TABLE_KEYS}
+    args: dict[str, object] = {
+        "secret": None,
+        "index": None,
+        "sort": "ASC",
+        "key_types": TABLE_KEYS,
+        "table": TABLE,
+    }
     args.update(overrides)
     return decode_cursor(cursor, **args)  # type: ignore[arg-type]  # rows of loosely typed overrides
+
+
+def _deep(depth: int) -> str:
+    """A cursor whose start key value nests `depth` lists deep."""
+    text = '{"lastKey":{"pk":' + "[" * depth + "]" * depth + '},"sort":"ASC"}'
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 _names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=12)
@@ -45,10 +58,10 @@ def test_decode_returns_what_was_encoded_when_round_tripped(
     last_key: dict[str, dict[str, str]], index: str | None, sort: str, signed: bool
 ) -> None:
     secret = SECRET if signed else None
-    cursor = encode_cursor(last_key, index=index, sort=sort, secret=secret)  # type: ignore[arg-type]
+    cursor = encode_cursor(last_key, index=index, sort=sort, secret=secret, table=TABLE)  # type: ignore[arg-type]
     assert cursor.isascii() and " " not in cursor and "+" not in cursor and "/" not in cursor
     key_types = {name: next(iter(av)) for name, av in last_key.items()}
-    decoded = decode_cursor(cursor, secret=secret, index=index, sort=sort, key_types=key_types)  # type: ignore[arg-type]
+    decoded = decode_cursor(cursor, secret=secret, index=index, sort=sort, key_types=key_types, table=TABLE)  # type: ignore[arg-type]
     assert decoded.last_key == last_key
     assert (decoded.index, decoded.sort) == (index, sort)
 
@@ -60,7 +73,7 @@ def test_encode_sorts_key_names_and_omits_missing_index() -> None:
 
 
 def test_decode_refuses_tampered_payload_when_signed() -> None:
-    cursor = encode_cursor({"pk": {"S": "a"}, "sk": {"N": "1"}}, secret=SECRET)
+    cursor = encode_cursor({"pk": {"S": "a"}, "sk": {"N": "1"}}, secret=SECRET, table=TABLE)
     payload, signature = cursor.split(".")
     forged = _raw({"lastKey": {"pk": {"S": "b"}, "sk": {"N": "1"}}, "sort": "ASC"})
     with pytest.raises(ValidationError, match="signature"):
@@ -82,7 +95,7 @@ def test_decode_refuses_unsigned_cursor_when_a_secret_is_set() -> None:
 
 
 def test_decode_refuses_signed_cursor_when_no_secret_is_set() -> None:
-    cursor = encode_cursor({"pk": {"S": "a"}, "sk": {"N": "1"}}, secret=SECRET)
+    cursor = encode_cursor({"pk": {"S": "a"}, "sk": {"N": "1"}}, secret=SECRET, table=TABLE)
     with pytest.raises(ValidationError, match="no cursor secret"):
         _decode(cursor)
 
@@ -104,8 +117,13 @@ def test_decode_refuses_signed_cursor_when_no_secret_is_set() -> None:
         (_raw({"lastKey": {"pk": {"S": "a"}, "sk": {"N": "one"}}, "sort": "ASC"}), "not a number"),
         (_raw({"lastKey": {"pk": {"S": ""}, "sk": {"N": "1"}}, "sort": "ASC"}), "empty"),
         (_raw({"lastKey": {"pk": {"S": "a", "N": "1"}, "sk": {"N": "1"}}, "sort": "ASC"}), "AttributeValue"),
-        (_raw({"lastKey": {"pk": {"SS": ["a"]}, "sk": {"N": "1"}}, "sort": "ASC"}), "key value"),
+        (_raw({"lastKey": {"pk": {"SS": ["a"]}, "sk": {"N": "1"}}, "sort": "ASC"}), "deeper"),
         ("A" * 20_000, "too long"),
+        # Deep nesting within the 16 KB cap: json.loads alone raises RecursionError on it.
+        (_deep(6_000), "deeper"),
+        (_deep(4), "deeper"),
+        (_raw({"lastKey": {"pk": {"S": "a"}, "sk": {"N": "1"}, "x": [[]]}, "sort": "ASC"}), "deeper"),
+        (_raw({"lastKey": {"pk": {"S": "\ud800"}, "sk": {"N": "1"}}, "sort": "ASC"}), "not valid Unicode"),
     ],
 )
 def test_decode_refuses_malformed_cursor(cursor: object, message: str) -> None:
@@ -138,3 +156,25 @@ def test_error_messages_never_echo_the_cursor() -> None:
         _decode(cursor)
     assert secret_value not in str(info.value)
     assert cursor not in str(info.value)
+
+
+def test_decode_accepts_brackets_inside_strings_when_nesting_is_counted() -> None:
+    last_key = {"pk": {"S": '[[[[{{{{"\\'}, "sk": {"N": "1"}}
+    assert _decode(encode_cursor(last_key)) is not None
+
+
+@pytest.mark.parametrize(
+    "where",
+    [{"table": "prod-payments"}, {"operation": "Scan"}, {"index": "by-status", "key_types": TABLE_KEYS}],
+)
+def test_decode_refuses_signed_cursor_when_made_for_another_read(where: dict[str, object]) -> None:
+    last_key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    cursor = encode_cursor(last_key, secret=SECRET, table=TABLE, operation="Query")
+    assert _decode(cursor, secret=SECRET, operation="Query") is not None
+    with pytest.raises(ValidationError, match="signature"):
+        _decode(cursor, secret=SECRET, **where)
+
+
+def test_encode_refuses_to_sign_when_no_table_is_given() -> None:
+    with pytest.raises(ValidationError, match="table="):
+        encode_cursor({"pk": {"S": "a"}}, secret=SECRET)

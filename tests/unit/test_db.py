@@ -45,6 +45,23 @@ async def test_validation_errors_send_nothing() -> None:
     recorder.assert_nothing_sent()
 
 
+async def test_writes_and_reads_send_nothing_when_text_map_keys_or_paths_break_dynamodb_rules() -> None:
+    from aiotheory import F
+
+    db, recorder = _db()
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        await db.put(Payment(partner_id="p1", id="x", amount=1, meta={"k": "\ud800"}))
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        await db.put(Payment(partner_id="p1", id="\udc00", amount=1))
+    with pytest.raises(ValidationError, match="map key is empty"):
+        await db.put(Payment(partner_id="p1", id="x", amount=1, meta={"": "v"}))
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        await db.get(Payment, "p1", "\ud800")
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        db.query(Payment).key(F(Payment.partner_id) == "\ud800")
+    recorder.assert_nothing_sent()
+
+
 async def test_get_payload_uses_prefixed_table_and_key() -> None:
     db, recorder = _db({"Item": {"partner_id": {"S": "p1"}, "id": {"S": "x"}, "amount": {"N": "5"}}})
     got = await db.get(Payment, "p1", "x", consistent=True)

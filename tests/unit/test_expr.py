@@ -7,6 +7,7 @@ import operator
 import subprocess
 import sys
 from decimal import Decimal
+from enum import Enum, IntEnum
 from typing import Any
 
 import pytest
@@ -65,6 +66,14 @@ code: Attr[str] = Attr(("code",), _as_string)
 N = {"#n0": "amount"}
 
 
+class _Slot(IntEnum):
+    second = 2
+
+
+class _Key(str, Enum):  # noqa: UP042  # str() of this mix is "_Key.city", unlike a StrEnum
+    city = "city"
+
+
 # --------------------------------------------------------------------------------------------- conditions
 
 CONDITIONS: list[tuple[str, Condition, str, dict[str, str], dict[str, Any]]] = [
@@ -102,6 +111,15 @@ CONDITIONS: list[tuple[str, Condition, str, dict[str, str], dict[str, Any]]] = [
     ),
     ("contains_attr", tags.contains(status), "contains(#n0, #n1)", {"#n0": "tags", "#n1": "status"}, {}),
     ("exists", amount.exists(), "attribute_exists(#n0)", N, {}),
+    ("int_enum_index", items[_Slot.second].exists(), "attribute_exists(#n0[2])", {"#n0": "items"}, {}),
+    (
+        "str_enum_key",
+        meta[_Key.city].exists(),
+        "attribute_exists(#n0.#n1)",
+        {"#n0": "meta", "#n1": _Key.city},
+        {},
+    ),
+    ("largest_index", items[2**31 - 1].exists(), "attribute_exists(#n0[2147483647])", {"#n0": "items"}, {}),
     ("not_exists", amount.not_exists(), "attribute_not_exists(#n0)", N, {}),
     ("attribute_type", amount.attribute_type("N"), "attribute_type(#n0, :v0)", N, {":v0": {"S": "N"}}),
     ("size_gt", tags.size() > 2, "size(#n0) > :v0", {"#n0": "tags"}, {":v0": {"N": "2"}}),
@@ -477,6 +495,14 @@ def test_render_condition_raises_when_raw_placeholders_collide(second: Raw, matc
 # ------------------------------------------------------------------------------------------- validation
 
 
+def _deep_meta(depth: int) -> Attr[object]:
+    """`meta["k"]["k"]...`: a path of `depth` + 1 segments."""
+    attr: Attr[object] = meta  # type: ignore[assignment]  # only the path matters here
+    for _ in range(depth):
+        attr = attr["k"]
+    return attr
+
+
 def _big_in() -> object:
     return amount.is_in(range(101))
 
@@ -485,7 +511,12 @@ VALIDATION: list[tuple[str, Any, str]] = [
     ("empty_path", lambda: Attr(()), "at least one segment"),
     ("path_starts_with_index", lambda: Attr((0, "a")), "starts with an attribute name"),
     ("empty_name", lambda: Attr(("a", "")), "must not be empty"),
-    ("negative_index", lambda: Attr(("a", -1)), ">= 0"),
+    ("negative_index", lambda: Attr(("a", -1)), "from 0 to 2147483647"),
+    ("index_over_int32", lambda: items[2**31], "from 0 to 2147483647"),
+    ("path_over_32_levels", lambda: Attr(("a", *["b"] * 32)), "at most 32 levels"),
+    ("getitem_over_32_levels", lambda: _deep_meta(31)["x"], "at most 32 levels"),
+    ("getitem_empty_map_key", lambda: meta[""], "must not be empty"),
+    ("lone_surrogate_name", lambda: meta["\ud800"], "valid Unicode"),
     ("bool_index", lambda: Attr(("a", True)), "not bool"),
     ("float_segment", lambda: Attr(("a", 1.5)), "not float"),  # type: ignore[arg-type]
     ("getitem_float", lambda: meta[1.5], "map key"),  # type: ignore[index]
@@ -696,6 +727,20 @@ def test_attr_is_immutable() -> None:
 
 def test_f_is_the_identity_on_attributes() -> None:
     assert F(amount) is amount
+
+
+def test_getitem_stores_plain_segments_when_given_enum_members() -> None:
+    attr = meta[_Key.city]["x"]
+    indexed = items[_Slot.second]
+    assert [type(s) for s in (*attr.path, *indexed.path)] == [str, str, str, str, int]
+    assert indexed.path == ("items", 2)
+
+
+def test_getitem_accepts_a_path_of_32_levels() -> None:
+    attr = _deep_meta(31)
+    assert len(attr.path) == 32
+    params = Params()
+    assert render_condition(attr.exists(), params) == "attribute_exists(#n0" + ".#n1" * 31 + ")"
 
 
 def test_getitem_extends_the_path_with_dynamic_encoding() -> None:

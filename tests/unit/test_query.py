@@ -147,6 +147,15 @@ def test_key_refuses_what_dynamodb_refuses() -> None:
     recorder.assert_nothing_sent()
 
 
+async def test_key_refuses_an_empty_partition_key_value_before_any_request() -> None:
+    db, recorder = _db()
+    with pytest.raises(ValidationError, match="empty partition key"):
+        db.query(Payment).key(Payment.partner_id == "")
+    with pytest.raises(ValidationError, match="empty partition key"):
+        db.query(Payment).index("by-status").key(Payment.status == "")
+    recorder.assert_nothing_sent()
+
+
 def test_key_refuses_begins_with_on_a_number_sort_key() -> None:
     db, _ = _db()
     with pytest.raises(ValidationError, match="numeric"):
@@ -378,13 +387,36 @@ async def test_signed_query_signs_its_cursors_and_accepts_them_back() -> None:
     db, _ = _db({"Items": [], "LastEvaluatedKey": _key(1)}, {"Items": []})
     q = db.query(Payment).key(Payment.partner_id == "p1").signed(SECRET)
     page = await q.page(size=1)
-    assert page.cursor == encode_cursor(_key(1), secret=SECRET)
+    assert page.cursor == encode_cursor(_key(1), secret=SECRET, table="dev_payments", operation="Query")
     assert "." in page.cursor
     assert (await q.page(size=1, cursor=page.cursor)).cursor is None
     with pytest.raises(ValidationError, match="signature"):
         await q.signed(b"another-secret-16bytes").page(cursor=page.cursor)
     with pytest.raises(ValidationError, match="at least 16"):
         q.signed("short")
+
+
+async def test_page_refuses_a_signed_cursor_when_made_for_another_table_prefix_or_a_scan() -> None:
+    db, recorder = _db({"Items": [], "LastEvaluatedKey": _key(1)})
+    q = db.query(Payment).key(Payment.partner_id == "p1").signed(SECRET)
+    cursor = (await q.page(size=1)).cursor
+    assert cursor is not None
+    other_prefix = DB(transport=recorder, region="us-east-1", table_prefix="prod_")
+    with pytest.raises(ValidationError, match="signature"):
+        await other_prefix.query(Payment).key(Payment.partner_id == "p1").signed(SECRET).page(cursor=cursor)
+    with pytest.raises(ValidationError, match="signature"):
+        await db.scan(Payment).signed(SECRET).page(cursor=cursor)
+    assert len(recorder.calls) == 1  # only the first page was sent
+
+
+async def test_page_refuses_an_unsigned_cursor_when_its_keys_are_another_tables() -> None:
+    db, recorder = _db()
+    event_cursor = encode_cursor({"stream": {"S": "s"}, "seq": {"N": "1"}})
+    with pytest.raises(ValidationError, match="keys are"):
+        await db.scan(Payment).page(cursor=event_cursor)
+    with pytest.raises(ValidationError, match="keys are"):
+        await db.query(Payment).key(Payment.partner_id == "p1").page(cursor=event_cursor)
+    recorder.assert_nothing_sent()
 
 
 async def test_first_returns_the_first_match_or_none() -> None:
