@@ -178,9 +178,6 @@ class FaultServer:
     def url(self) -> str:
         return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
 
-    def push(self, *actions: Action) -> None:
-        self.script.extend(actions)
-
     async def wait_for_requests(self, count: int) -> None:
         """Return once `count` requests have arrived in total."""
         if len(self.requests) >= count:

@@ -146,7 +146,6 @@ class RuntimeApi:
         self.init_error: Any = None
         self.init_error_type: str | None = None
         self.restored = threading.Event()
-        self._failed_init = threading.Event()
         self._queue: queue.Queue[Invocation] = queue.Queue()
         self._by_id: dict[str, Invocation] = {}
         self._lock = threading.Lock()
@@ -216,12 +215,6 @@ class RuntimeApi:
         """`invoke` then `wait`."""
         return self.wait(self.invoke(event, timeout_ms=timeout_ms), wait)
 
-    def wait_init_error(self, timeout: float = 30.0) -> Any:
-        """Block until the runtime reports an init error; returns its body (parsed JSON)."""
-        if not self._failed_init.wait(timeout):
-            raise TimeoutError(f"no init error within {timeout:g}s")
-        return self.init_error
-
     # ------------------------------------------------------------------ called by the server threads
 
     def _next_event(self) -> Invocation | None:
@@ -251,7 +244,6 @@ class RuntimeApi:
     def _init_failed(self, body: bytes, error_type: str | None) -> None:
         self.init_error = _parse(body)
         self.init_error_type = error_type
-        self._failed_init.set()
 
 
 def _parse(body: bytes) -> Any:
