@@ -272,7 +272,7 @@ async def test_send_raises_condition_failed_with_old_item_when_condition_fails(h
     async with FaultServer(Reply(status=400, body=json.dumps(body).encode())) as srv:
         with pytest.raises(ConditionFailed) as info:
             await _lean(srv, http).send("PutItem", {"TableName": "t", "Item": {}})
-    assert info.value.item == {"pk": {"S": "p1"}}
+    assert info.value.old_item == {"pk": {"S": "p1"}}
     assert info.value.request_id == "req-1"
     assert not info.value.retryable
 
