@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
-from . import _logging
+from . import _observe
 from .deadlines import applied, current_deadline
 from .errors import (
     AwsError,
@@ -101,9 +101,9 @@ async def call(
     quota = policy.quota
     limiter = policy.limiter
     attempt = 1
-    # Observation (aws_lambda issue): None unless a tracer is set or aiotheory.calls logs at DEBUG,
+    # Observation hook: None unless a tracer is set or aiotheory.calls logs at DEBUG,
     # so an unobserved call pays one module attribute read (and no clock read).
-    hook = _logging.hook
+    hook = _observe.hook
     started = 0.0 if hook is None else time.perf_counter()
     span = None if hook is None else hook.started(transport, operation)
     # ExpiredToken: the transport has invalidated its credential provider; resend once, at once.

@@ -13,7 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, overload
 
-from . import _logging
+from . import _observe
 from ._call import call
 from ._sizing import Sizing, is_lambda, lambda_memory_mb, sizing
 from .deadlines import deadline
@@ -123,7 +123,7 @@ def _register_runtime_hooks() -> None:
     if _hooks_registered:
         return
     _hooks_registered = True
-    _logging.configure_from_env()
+    _observe.configure_from_env()
     try:
         from snapshot_restore_py import register_after_restore
     except ImportError:
@@ -179,16 +179,12 @@ class LambdaHandler(Generic[E, C, R]):
             _invoke(self.__wrapped__, event, context, at, request_id if isinstance(request_id, str) else None)
         )
 
-    def deadline_for(self, remaining_ms: int) -> float:
-        """The absolute monotonic deadline the handler would get with `remaining_ms` left."""
-        return time.monotonic() + (remaining_ms - self.buffer_ms) / 1000
-
 
 async def _invoke(
     fn: Callable[[E, C], Awaitable[R]], event: E, context: C, at: float | None, request_id: str | None
 ) -> R:
-    _logging.refresh()
-    with _logging.invocation_scope(request_id):
+    _observe.refresh()
+    with _observe.invocation_scope(request_id):
         if at is None:
             return await fn(event, context)
         with deadline(at=at):

@@ -305,7 +305,7 @@ class DB:
         UpdatedAt is set (and CreatedAt when the caller left it empty); a Version is written as given.
 
         Raises:
-            ConditionFailed: `condition` did not hold (`.item` holds the old item when DynamoDB sent it).
+            ConditionFailed: `condition` did not hold (`.old` holds the old item when DynamoDB sent it).
         """
         schema = schema_of(type(item))
         written = self._stamped(item, schema, creating=False)
@@ -348,7 +348,7 @@ class DB:
         try:
             await self._put_item(schema, written, guard)
         except ConditionFailed as exc:
-            if exc.item is None:
+            if exc.old_item is None:
                 raise ItemNotFound(
                     f"no {type(item).__name__} item with that key in {self.table_name(type(item))}",
                     table=self.table_name(type(item)),
@@ -397,7 +397,7 @@ class DB:
             await self._call(operation, payload, key=key)
         except ConditionFailed as exc:
             if exc.outcome_unknown:
-                stored = exc.item
+                stored = exc.old_item
                 if operation == "DeleteItem" and stored is None:
                     return
                 if operation == "PutItem" and stored is not None and _same(schema, stored, payload["Item"]):
@@ -452,9 +452,9 @@ class DB:
             reply = await self._call("UpdateItem", payload, resend=safe)
         except ConditionFailed as exc:
             if exc.outcome_unknown:
-                landed = _update_landed(schema, item, actions, exc.item)
+                landed = _update_landed(schema, item, actions, exc.old_item)
                 if landed:
-                    found: M = schema.decode(exc.item)  # type: ignore[arg-type]  # landed implies an item
+                    found: M = schema.decode(exc.old_item)  # type: ignore[arg-type]  # landed implies an item
                     return found
                 if landed is None:
                     raise OutcomeUnknown(
@@ -464,7 +464,7 @@ class DB:
                         table=payload["TableName"],
                         key=payload["Key"],
                     ) from exc
-            if not upsert and exc.item is None:
+            if not upsert and exc.old_item is None:
                 raise ItemNotFound(
                     f"no {type(item).__name__} item with that key in {payload['TableName']}",
                     table=payload["TableName"],
@@ -557,7 +557,7 @@ class DB:
 
     @staticmethod
     def _attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:
-        raw = exc.item
+        raw = exc.old_item
         if isinstance(raw, dict):
             try:
                 exc.old = schema.decode(raw)

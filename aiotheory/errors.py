@@ -3,8 +3,8 @@
 Imports nothing heavy and nothing from the rest of the package, so every layer can raise these.
 
     AiotheoryError
-    ├── ValidationError (ValueError)        bad model, key, value or expression; raised before any request
-    │   └── DecodeError                     an item from the table does not fit its model
+    ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
+    │   └── DecodeError                     ... on the way back: an item read does not fit its model
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
@@ -15,7 +15,7 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── AccountNotFound (LookupError)       an unknown partner / account id
     ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
     └── AwsError                            AWS answered with an error: .code, .message, .operation, .status
-        ├── ConditionFailed                 ConditionalCheckFailedException; .item holds the old item if sent
+        ├── ConditionFailed                 ConditionalCheckFailedException; .old (decoded), .old_item (raw)
         ├── TransactionCanceled             TransactionCanceledException; .reasons, one per action
         ├── Throttled                       throttling of any kind; .code tells which
         ├── ResourceNotFound                the table or index does not exist
@@ -65,11 +65,19 @@ class AiotheoryError(Exception):
 
 
 class ValidationError(AiotheoryError, ValueError):
-    """Bad input caught before any request: a model definition, key, value, expression or limit."""
+    """A value does not fit a model or DynamoDB's rules.
+
+    Raised before any request for bad input (a model definition, key, value, expression or limit),
+    and, as its subclass DecodeError, after a read whose item does not fit the model.
+    """
 
 
 class DecodeError(ValidationError):
-    """An item read from the table does not fit its model (missing required field or wrong type)."""
+    """An item read from the table does not fit its model (missing required field or wrong type).
+
+    The same mismatch as a ValidationError, found in the other direction: the data is wrong, not the
+    request, so nothing needs reconciling; `table`, `key` and `field` say where (never the value).
+    """
 
     def __init__(
         self, message: str, *, table: str | None = None, key: object = None, field: str | None = None
@@ -217,16 +225,32 @@ class AwsError(AiotheoryError):
 class ConditionFailed(AwsError):
     """A condition did not hold.
 
-    `item` is the old item as DynamoDB returned it (AttributeValue map, or None); `old` is that item
-    decoded into its model when the DB knew the model.
+    `old_item` is the item DynamoDB returned with the failure (`ReturnValuesOnConditionCheckFailure`;
+    AttributeValue map, or None when none was sent); when not given it is read from the reply body's
+    `Item`, so `from_response` sets it. `old` is that item decoded into its model, when the DB knew
+    the model and the item fits it (else None).
     """
 
-    old: object = None
-
-    @property
-    def item(self) -> dict[str, Any] | None:
-        got = self.body.get("Item")
-        return got if isinstance(got, dict) else None
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "ConditionalCheckFailedException",
+        operation: str,
+        status: int = 400,
+        request_id: str | None = None,
+        body: dict[str, Any] | None = None,
+        old_item: dict[str, Any] | None = None,
+        old: object = None,
+    ):
+        super().__init__(
+            message, code=code, operation=operation, status=status, request_id=request_id, body=body
+        )
+        if old_item is None:
+            raw = self.body.get("Item")
+            old_item = raw if isinstance(raw, dict) else None
+        self.old_item = old_item
+        self.old = old
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

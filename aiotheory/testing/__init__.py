@@ -14,31 +14,30 @@ from ._engines import MakeTable as MakeTable
 from ._engines import MotoServer as MotoServer
 from ._engines import fetch_dynamodb_local as fetch_dynamodb_local
 from ._engines import find_dynamodb_local as find_dynamodb_local
-from ._fakes import ExpiredToken as ExpiredToken
+from ._fakes import ExpiredTokenFault as ExpiredTokenFault
 from ._fakes import FakeTransport as FakeTransport
 from ._fakes import Fault as Fault
 from ._fakes import FaultTransport as FaultTransport
 from ._fakes import LostReply as LostReply
 from ._fakes import RecordingTransport as RecordingTransport
-from ._fakes import ServerError as ServerError
+from ._fakes import ServerFault as ServerFault
 from ._fakes import Stall as Stall
 from ._fakes import Throttle as Throttle
 from ._fakes import Unprocessed as Unprocessed
 from ._keepalive import KeepAliveStub as KeepAliveStub
-from ._runtime_api import Invocation as Invocation
 from ._runtime_api import LambdaProcess as LambdaProcess
 from ._runtime_api import RuntimeApi as RuntimeApi
+from ._runtime_api import RuntimeInvocation as RuntimeInvocation
 
 __all__ = [
     "Backend",
     "Damage",
     "DamagingProxy",
     "DynamoDBLocal",
-    "ExpiredToken",
+    "ExpiredTokenFault",
     "FakeTransport",
     "Fault",
     "FaultTransport",
-    "Invocation",
     "KeepAliveStub",
     "LambdaProcess",
     "LostReply",
@@ -46,7 +45,8 @@ __all__ = [
     "MotoServer",
     "RecordingTransport",
     "RuntimeApi",
-    "ServerError",
+    "RuntimeInvocation",
+    "ServerFault",
     "Stall",
     "Throttle",
     "Unprocessed",

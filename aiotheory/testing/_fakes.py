@@ -24,14 +24,14 @@ if TYPE_CHECKING:
     from aiotheory.transport.base import Transport
 
 __all__ = [
-    "ExpiredToken",
+    "ExpiredTokenFault",
     "FakeTransport",
     "Fault",
     "FaultTransport",
     "LostReply",
     "RecordingTransport",
     "Response",
-    "ServerError",
+    "ServerFault",
     "Stall",
     "Throttle",
     "Unprocessed",
@@ -129,7 +129,7 @@ class Throttle:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerError:
+class ServerFault:
     """Answer with an HTTP 5xx from AWS (500 InternalServerError, 503 ServiceUnavailable)."""
 
     status: int = 503
@@ -139,7 +139,7 @@ class ServerError:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ExpiredToken:
+class ExpiredTokenFault:
     """Answer with ExpiredTokenException, as AWS does once temporary credentials lapse."""
 
     times: int = 1
@@ -192,7 +192,7 @@ class LostReply:
     times: int | None = 1
 
 
-Fault: TypeAlias = Throttle | ServerError | ExpiredToken | Unprocessed | Stall | LostReply
+Fault: TypeAlias = Throttle | ServerFault | ExpiredTokenFault | Unprocessed | Stall | LostReply
 
 _SERVER_CODES: Final = {500: "InternalServerError", 503: "ServiceUnavailable"}
 _SERVER_MESSAGES: Final = {
@@ -207,7 +207,7 @@ def _error(operation: str, status: int, type_: str, message: str) -> Exception:
     return from_response(operation, status, {"__type": type_, "message": message}, request_id=request_id)
 
 
-def _fault_error(operation: str, fault: Throttle | ServerError | ExpiredToken) -> Exception:
+def _fault_error(operation: str, fault: Throttle | ServerFault | ExpiredTokenFault) -> Exception:
     if isinstance(fault, Throttle):
         if fault.code == "ProvisionedThroughputExceededException":
             message = (
@@ -217,7 +217,7 @@ def _fault_error(operation: str, fault: Throttle | ServerError | ExpiredToken) -
         else:
             message = "Rate of requests exceeds the allowed throughput."
         return _error(operation, 400, _DDB + fault.code, message)
-    if isinstance(fault, ServerError):
+    if isinstance(fault, ServerFault):
         code = _SERVER_CODES.get(fault.status, "InternalFailure")
         message = _SERVER_MESSAGES.get(fault.status, "The request processing has failed.")
         return _error(operation, fault.status, _DDB + code, message)

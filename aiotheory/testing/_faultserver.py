@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
-    "Drop",
+    "DropReply",
     "FaultServer",
-    "Hold",
+    "HoldReply",
     "Recorded",
     "Reply",
-    "Reset",
-    "Stall",
+    "ResetReply",
+    "StallReply",
     "dynamodb_error",
     "parse_head",
 ]
@@ -82,7 +82,7 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reset:
+class ResetReply:
     """Send the first `after` bytes of `reply`, then end the connection (TCP RST if `rst`, else FIN)."""
 
     after: int = 0
@@ -91,26 +91,26 @@ class Reset:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Stall:
+class StallReply:
     """Send `send` (e.g. half a status line), then never answer until the server stops."""
 
     send: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
-class Drop:
+class DropReply:
     """Read the request, then close the connection without a byte: a keep-alive race lost."""
 
 
 @dataclass(frozen=True, slots=True)
-class Hold:
+class HoldReply:
     """Answer with `reply` only once the test sets `release`: orders replies without sleeping."""
 
     release: asyncio.Event
     reply: Reply = field(default_factory=Reply)
 
 
-Action: TypeAlias = Reply | Reset | Stall | Drop | Hold
+Action: TypeAlias = Reply | ResetReply | StallReply | DropReply | HoldReply
 
 
 def dynamodb_error(code: str, message: str = "", status: int = 400) -> Reply:
@@ -177,9 +177,6 @@ class FaultServer:
     @property
     def url(self) -> str:
         return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}"
-
-    def push(self, *actions: Action) -> None:
-        self.script.extend(actions)
 
     async def wait_for_requests(self, count: int) -> None:
         """Return once `count` requests have arrived in total."""
@@ -271,7 +268,7 @@ class FaultServer:
             writer.write(action.render(request_id))
             await writer.drain()
             return not (action.close or action.connection_close)
-        if isinstance(action, Reset):
+        if isinstance(action, ResetReply):
             writer.write(action.reply.render(request_id)[: action.after])
             await writer.drain()
             if action.rst:
@@ -280,16 +277,16 @@ class FaultServer:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 writer.transport.abort()
             return False
-        if isinstance(action, Hold):
+        if isinstance(action, HoldReply):
             await action.release.wait()
             return await self._act(action.reply, request_id, writer)
-        if isinstance(action, Stall):
+        if isinstance(action, StallReply):
             if action.send:
                 writer.write(action.send)
                 await writer.drain()
             await self._stopped.wait()
             return False
-        return False  # Drop
+        return False  # DropReply
 
     async def _tunnel(self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, _, port = target.rpartition(":")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-__all__ = ["Invocation", "LambdaProcess", "RuntimeApi"]
+__all__ = ["RuntimeInvocation", "LambdaProcess", "RuntimeApi"]
 
 _PREFIX: Final = "/2018-06-01/runtime"
 _DEFAULT_ARN: Final = "arn:aws:lambda:us-east-1:123456789012:function:aiotheory-test"
@@ -34,7 +34,7 @@ _POLL: Final = 0.1
 
 
 @dataclass(slots=True, kw_only=True)
-class Invocation:
+class RuntimeInvocation:
     """One event as sent and, once answered, its reply.
 
     `deadline_ms` is the `Lambda-Runtime-Deadline-Ms` header (epoch ms); `answered_ms` is the epoch ms
@@ -136,19 +136,18 @@ class _Server(ThreadingHTTPServer):
 class RuntimeApi:
     """The Runtime API on 127.0.0.1 (port 0 picks a free one); `address` goes in AWS_LAMBDA_RUNTIME_API.
 
-    `invoke(event)` queues an event and returns its Invocation; `wait(inv)` blocks until the handler
+    `invoke(event)` queues an event and returns its RuntimeInvocation; `wait(inv)` blocks until the handler
     answered. The deadline header is set when the runtime picks the event up: now + `timeout_ms`.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, function_arn: str = _DEFAULT_ARN) -> None:
         self.function_arn = function_arn
-        self.invocations: list[Invocation] = []
+        self.invocations: list[RuntimeInvocation] = []
         self.init_error: Any = None
         self.init_error_type: str | None = None
         self.restored = threading.Event()
-        self._failed_init = threading.Event()
-        self._queue: queue.Queue[Invocation] = queue.Queue()
-        self._by_id: dict[str, Invocation] = {}
+        self._queue: queue.Queue[RuntimeInvocation] = queue.Queue()
+        self._by_id: dict[str, RuntimeInvocation] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._host = host
@@ -191,9 +190,11 @@ class RuntimeApi:
     ) -> None:
         self.stop()
 
-    def invoke(self, event: object, *, timeout_ms: int = 3000, request_id: str | None = None) -> Invocation:
+    def invoke(
+        self, event: object, *, timeout_ms: int = 3000, request_id: str | None = None
+    ) -> RuntimeInvocation:
         """Queue `event`; the handler gets `timeout_ms` from the moment the runtime receives it."""
-        invocation = Invocation(
+        invocation = RuntimeInvocation(
             request_id=request_id or str(uuid.uuid4()), event=event, timeout_ms=timeout_ms
         )
         with self._lock:
@@ -202,7 +203,7 @@ class RuntimeApi:
         self._queue.put(invocation)
         return invocation
 
-    def wait(self, invocation: Invocation, timeout: float = 30.0) -> Invocation:
+    def wait(self, invocation: RuntimeInvocation, timeout: float = 30.0) -> RuntimeInvocation:
         """Block until `invocation` is answered.
 
         Raises:
@@ -212,19 +213,13 @@ class RuntimeApi:
             raise TimeoutError(f"no reply to invocation {invocation.request_id} within {timeout:g}s")
         return invocation
 
-    def call(self, event: object, *, timeout_ms: int = 3000, wait: float = 30.0) -> Invocation:
+    def call(self, event: object, *, timeout_ms: int = 3000, wait: float = 30.0) -> RuntimeInvocation:
         """`invoke` then `wait`."""
         return self.wait(self.invoke(event, timeout_ms=timeout_ms), wait)
 
-    def wait_init_error(self, timeout: float = 30.0) -> Any:
-        """Block until the runtime reports an init error; returns its body (parsed JSON)."""
-        if not self._failed_init.wait(timeout):
-            raise TimeoutError(f"no init error within {timeout:g}s")
-        return self.init_error
-
     # ------------------------------------------------------------------ called by the server threads
 
-    def _next_event(self) -> Invocation | None:
+    def _next_event(self) -> RuntimeInvocation | None:
         while not self._stopping.is_set():
             try:
                 invocation = self._queue.get(timeout=_POLL)
@@ -251,7 +246,6 @@ class RuntimeApi:
     def _init_failed(self, body: bytes, error_type: str | None) -> None:
         self.init_error = _parse(body)
         self.init_error_type = error_type
-        self._failed_init.set()
 
 
 def _parse(body: bytes) -> Any:

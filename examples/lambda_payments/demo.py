@@ -25,7 +25,7 @@ from aiotheory import DB
 from aiotheory.testing import LambdaProcess, MotoServer, RuntimeApi
 
 if TYPE_CHECKING:
-    from aiotheory.testing import Invocation
+    from aiotheory.testing import RuntimeInvocation
 
 __all__ = ["PARTNERS", "DemoRun", "Partner", "Row", "main", "provision", "render", "run"]
 
@@ -195,7 +195,7 @@ def _event(partner: str, action: str, data: object) -> dict[str, object]:
     return {"partnerId": partner, "action": action, "data": data}
 
 
-def _row(number: int, invocation: Invocation, note: str) -> Row:
+def _row(number: int, invocation: RuntimeInvocation, note: str) -> Row:
     event = invocation.event
     assert isinstance(event, dict)
     return Row(
@@ -223,7 +223,7 @@ class _Driver:
         self.api = api
         self.rows: list[Row] = []
 
-    def record(self, invocation: Invocation, note: str = "") -> Any:
+    def record(self, invocation: RuntimeInvocation, note: str = "") -> Any:
         self.api.wait(invocation, _WAIT_S)
         self.rows.append(_row(len(self.rows) + 1, invocation, note))
         return invocation.body
@@ -233,7 +233,7 @@ class _Driver:
         return self.record(self.api.invoke(event, timeout_ms=_TIMEOUT_MS), note)
 
 
-def _script(driver: _Driver, cold: Invocation) -> None:
+def _script(driver: _Driver, cold: RuntimeInvocation) -> None:
     """The warm invocations, after the cold one (partner1's first create)."""
     p1_payment = _payment_id(driver.record(cold, "100.50 USD (a float in the event)"))
     driver.call("partner1", "getPayment", {"paymentId": p1_payment}, "the payment of #1")

@@ -14,8 +14,8 @@ from aiotheory.cursor import decode_cursor, encode_cursor
 _DATA = json.loads((Path(__file__).parent / "data" / "cursors.json").read_text(encoding="utf-8"))
 _CASES: list[dict[str, Any]] = _DATA["cases"]
 
-#: The example of the queries issue, written out by hand (not produced by our encoder).
-_ISSUE_EXAMPLE = (
+#: A GSI cursor written out by hand from the format (not produced by our encoder).
+_HAND_WRITTEN = (
     "eyJsYXN0S2V5Ijp7IlBLIjp7IlMiOiJVU0VSIzEifSwiU0siOnsiUyI6IlBST0ZJTEUifX0sImluZGV4Ijoi"
     "Z3NpLWVtYWlsIiwic29ydCI6IkFTQyJ9"
 )
@@ -26,9 +26,9 @@ def _secret(case: dict[str, Any]) -> bytes | None:
     return None if secret is None else str(secret).encode()
 
 
-def test_encode_matches_the_issue_example_when_given_its_key() -> None:
+def test_encode_matches_the_hand_written_cursor_when_given_its_key() -> None:
     last_key = {"SK": {"S": "PROFILE"}, "PK": {"S": "USER#1"}}  # unsorted on purpose
-    assert encode_cursor(last_key, index="gsi-email", sort="ASC") == _ISSUE_EXAMPLE
+    assert encode_cursor(last_key, index="gsi-email", sort="ASC") == _HAND_WRITTEN
 
 
 def test_encode_matches_hand_built_bytes_when_table_has_no_index() -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from aiotheory import DB, PK, Model
 from aiotheory.errors import ValidationError
-from aiotheory.testing._runtime_api import Invocation, LambdaProcess, RuntimeApi
+from aiotheory.testing._runtime_api import LambdaProcess, RuntimeApi, RuntimeInvocation
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -132,7 +132,7 @@ class Runtime:
         self.process = process
         self.proxy = proxy
 
-    def call(self, event: dict[str, Any], timeout_ms: int = 5000) -> Invocation:
+    def call(self, event: dict[str, Any], timeout_ms: int = 5000) -> RuntimeInvocation:
         invocation = self.api.call(event, timeout_ms=timeout_ms, wait=WAIT)
         if invocation.outcome != "response":
             raise AssertionError(f"invocation failed: {invocation.body!r}; stderr: {self.process.stop()}")

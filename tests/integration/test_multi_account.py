@@ -16,7 +16,7 @@ import pytest
 from aiotheory import DB, PK, Model
 from aiotheory.accounts import AccountConfig, Accounts
 from aiotheory.errors import AccountNotFound, CredentialsError, ServiceError
-from aiotheory.testing import ExpiredToken, FaultTransport
+from aiotheory.testing import ExpiredTokenFault, FaultTransport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -73,7 +73,7 @@ class Setup:
         self.clock = Clock()
         self.sts: list[SwitchableSts] = []
         self.faults: list[FaultTransport] = []
-        self.transport_faults: tuple[ExpiredToken, ...] = ()
+        self.transport_faults: tuple[ExpiredTokenFault, ...] = ()
         self.base = DB(
             region=backend.region,
             endpoint_url=backend.endpoint_url,
@@ -191,7 +191,7 @@ async def test_sts_failing_in_mandatory_window_raises_credentials_error(setup: S
 
 
 async def test_expired_token_from_dynamodb_forces_one_refresh_and_one_retry(setup: Setup) -> None:
-    setup.transport_faults = (ExpiredToken(times=1, op="PutItem"),)
+    setup.transport_faults = (ExpiredTokenFault(times=1, op="PutItem"),)
     p1 = await setup.accounts.db("partner1")
     await p1.create_table(Doc)
     setup.clock.offset += 10  # past the grace in which an ExpiredToken is blamed on older credentials

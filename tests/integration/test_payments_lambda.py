@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiotheory import DB, AccountConfig, Accounts, RetryPolicy, deadline
-from aiotheory.testing import FaultTransport, RecordingTransport, ServerError, Stall
+from aiotheory.testing import FaultTransport, RecordingTransport, ServerFault, Stall
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -395,7 +395,7 @@ async def test_aws_failure_replies_internal_error_without_a_trace_and_logs_the_t
     make_service: Callable[..., Awaitable[Service]], caplog: pytest.LogCaptureFixture
 ) -> None:
     service = await make_service(
-        ServerError(500, op="PutItem"), retry=RetryPolicy(max_attempts=1, quota=None)
+        ServerFault(500, op="PutItem"), retry=RetryPolicy(max_attempts=1, quota=None)
     )
     with caplog.at_level(logging.ERROR, logger="payments"):
         reply = await service.handle(_create(100.50))

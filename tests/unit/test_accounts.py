@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aiotheory import DB
-from aiotheory._logging import Hook
+from aiotheory._observe import Hook
 from aiotheory.accounts import AccountConfig, Accounts
 from aiotheory.credentials import Credentials, StaticProvider
 from aiotheory.errors import AccountNotFound, CredentialsError, DeadlineExceeded, ValidationError
@@ -160,7 +160,7 @@ async def test_calls_through_a_partner_db_are_labelled_with_the_partner() -> Non
     accounts = Accounts({"partner1": AccountConfig(ROLE_1)}, base=_base())
     partner = await accounts.db("partner1")
     hook = Hook(None)
-    from aiotheory._logging import invocation_scope
+    from aiotheory._observe import invocation_scope
 
     with invocation_scope("r1") as invocation:
         hook.finished(None, partner.transport, "GetItem", 1, 0.0, None)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aiotheory import _logging
+from aiotheory import _observe
 from aiotheory._call import call
 from aiotheory.aws_lambda import (
     LambdaHandler,
@@ -217,7 +217,7 @@ class RecordingTracer:
         self.events.append(("start", (operation, partner)))
         return len(self.events)
 
-    def end(self, span: object, record: _logging.CallRecord) -> None:
+    def end(self, span: object, record: _observe.CallRecord) -> None:
         self.events.append(("end", (span, record)))
 
 
@@ -226,21 +226,21 @@ class PartnerLabelled:
 
 
 def test_no_hook_when_nothing_observes() -> None:
-    _logging.set_tracer(None)
-    assert _logging.refresh() is None
-    assert _logging.hook is None
+    _observe.set_tracer(None)
+    assert _observe.refresh() is None
+    assert _observe.hook is None
 
 
 def test_tracer_receives_span_and_record_with_partner() -> None:
     tracer = RecordingTracer()
-    _logging.set_tracer(tracer)
+    _observe.set_tracer(tracer)
     try:
-        hook = _logging.hook
+        hook = _observe.hook
         assert hook is not None
         span = hook.started(PartnerLabelled(), "PutItem")
         hook.finished(span, PartnerLabelled(), "PutItem", 2, time.perf_counter(), None)
     finally:
-        _logging.set_tracer(None)
+        _observe.set_tracer(None)
     assert tracer.events[0] == ("start", ("PutItem", "partner7"))
     kind, (got_span, record) = tracer.events[1]
     assert kind == "end" and got_span == 1
@@ -250,16 +250,16 @@ def test_tracer_receives_span_and_record_with_partner() -> None:
         None,
         "partner7",
     )
-    assert _logging.hook is None
+    assert _observe.hook is None
 
 
 def test_invocation_collects_calls_and_logs_summary(caplog: pytest.LogCaptureFixture) -> None:
-    hook = _logging.Hook(None)
+    hook = _observe.Hook(None)
     error = DeadlineExceeded("GetItem")
     with caplog.at_level(logging.DEBUG, logger="aiotheory.calls"):
-        with _logging.invocation_scope("req-9") as invocation:
+        with _observe.invocation_scope("req-9") as invocation:
             hook.finished(None, object(), "GetItem", 1, time.perf_counter(), error)
-        assert _logging.current_invocation() is None
+        assert _observe.current_invocation() is None
     assert [c.error for c in invocation.calls] == ["DeadlineExceeded"]
     assert "operation=GetItem" in caplog.text and "request_id=req-9" in caplog.text
     assert "invocation request_id=req-9 calls=1" in caplog.text
@@ -269,12 +269,12 @@ def test_aiotheory_debug_switches_debug_logging_on() -> None:
     logger = logging.getLogger("aiotheory")
     level, handlers = logger.level, list(logger.handlers)
     try:
-        assert _logging.configure_from_env({"AIOTHEORY_DEBUG": "true"}) is True
+        assert _observe.configure_from_env({"AIOTHEORY_DEBUG": "true"}) is True
         assert logger.isEnabledFor(logging.DEBUG)
-        assert _logging.hook is not None
-        assert _logging.configure_from_env({"AIOTHEORY_DEBUG": "0"}) is False
+        assert _observe.hook is not None
+        assert _observe.configure_from_env({"AIOTHEORY_DEBUG": "0"}) is False
     finally:
         logger.setLevel(level)
         logger.handlers[:] = handlers
-        _logging.refresh()
-    assert _logging.hook is None
+        _observe.refresh()
+    assert _observe.hook is None

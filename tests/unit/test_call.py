@@ -21,7 +21,7 @@ from aiotheory.errors import (
     from_response,
 )
 from aiotheory.retries import RetryPolicy, RetryQuota
-from aiotheory.testing import FakeTransport, FaultTransport, ServerError, Throttle
+from aiotheory.testing import FakeTransport, FaultTransport, ServerFault, Throttle
 
 if TYPE_CHECKING:
     from aiotheory._types import Payload
@@ -93,13 +93,13 @@ async def test_call_raises_the_last_error_when_attempts_run_out() -> None:
 
 async def test_call_retries_server_errors() -> None:
     sleeps = _Sleeps()
-    faults = FaultTransport(FakeTransport({"ok": 1}), ServerError(500), ServerError(503))
+    faults = FaultTransport(FakeTransport({"ok": 1}), ServerFault(500), ServerFault(503))
     assert await call(faults, "GetItem", {}, _policy(sleeps)) == {"ok": 1}
     assert len(sleeps.delays) == 2
 
 
 async def test_call_raises_service_error_after_persistent_5xx() -> None:
-    faults = FaultTransport(FakeTransport(), ServerError(503, times=5))
+    faults = FaultTransport(FakeTransport(), ServerFault(503, times=5))
     with pytest.raises(ServiceError):
         await call(faults, "GetItem", {}, _policy(_Sleeps(), max_attempts=2))
     assert len(faults.injected) == 2

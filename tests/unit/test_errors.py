@@ -107,14 +107,31 @@ def test_condition_failed_carries_the_old_item_when_returned() -> None:
     }
     error = from_response("PutItem", 400, body)
     assert isinstance(error, ConditionFailed)
-    assert error.item == item
+    assert error.old_item == item
+    assert error.old is None  # decoding into a model is the DB's job
     assert "do-not-print" not in str(error)
 
 
 def test_condition_failed_item_is_none_when_not_returned() -> None:
     error = from_response("PutItem", 400, {"__type": "ConditionalCheckFailedException"})
     assert isinstance(error, ConditionFailed)
-    assert error.item is None
+    assert error.old_item is None
+
+
+def test_condition_failed_keeps_old_and_old_item_when_given_at_construction() -> None:
+    raw = {"pk": {"S": "a"}, "n": {"N": "1"}}
+    decoded = object()
+    error = ConditionFailed("failed", operation="TransactWriteItems", old_item=raw, old=decoded)
+    assert (error.old_item, error.old) == (raw, decoded)
+    assert error.code == "ConditionalCheckFailedException"
+    assert error.body == {}
+
+
+def test_condition_failed_old_item_wins_over_body_item_when_both_given() -> None:
+    error = ConditionFailed(
+        "failed", operation="PutItem", body={"Item": {"pk": {"S": "body"}}}, old_item={"pk": {"S": "kw"}}
+    )
+    assert error.old_item == {"pk": {"S": "kw"}}
 
 
 def test_transaction_canceled_lists_one_reason_per_action() -> None:

@@ -14,19 +14,19 @@ from aiotheory.deadlines import deadline
 from aiotheory.errors import (
     AwsError,
     DeadlineExceeded,
+    ExpiredToken,
     ServiceError,
     Throttled,
     TransportError,
     ValidationError,
 )
-from aiotheory.errors import ExpiredToken as ExpiredTokenError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing import (
-    ExpiredToken,
+    ExpiredTokenFault,
     FakeTransport,
     FaultTransport,
     RecordingTransport,
-    ServerError,
+    ServerFault,
     Stall,
     Throttle,
     Unprocessed,
@@ -178,7 +178,7 @@ async def test_throttle_carries_the_code_it_was_given() -> None:
     ("status", "code"), [(500, "InternalServerError"), (503, "ServiceUnavailable"), (502, "InternalFailure")]
 )
 async def test_server_error_maps_to_service_error(status: int, code: str) -> None:
-    faults = FaultTransport(FakeTransport(), ServerError(status))
+    faults = FaultTransport(FakeTransport(), ServerFault(status))
     with pytest.raises(ServiceError) as info:
         await faults.send("GetItem", {})
     assert (info.value.status, info.value.code) == (status, code)
@@ -186,8 +186,8 @@ async def test_server_error_maps_to_service_error(status: int, code: str) -> Non
 
 
 async def test_expired_token_maps_to_expired_token_error() -> None:
-    faults = FaultTransport(FakeTransport({"ok": 1}), ExpiredToken(times=1))
-    with pytest.raises(ExpiredTokenError) as info:
+    faults = FaultTransport(FakeTransport({"ok": 1}), ExpiredTokenFault(times=1))
+    with pytest.raises(ExpiredToken) as info:
         await faults.send("GetItem", {})
     assert info.value.code == "ExpiredTokenException"
     assert await faults.send("GetItem", {}) == {"ok": 1}
@@ -195,7 +195,7 @@ async def test_expired_token_maps_to_expired_token_error() -> None:
 
 async def test_faults_fire_in_order_one_per_send() -> None:
     inner = FakeTransport({"ok": 1})
-    faults = FaultTransport(inner, ServerError(500), Throttle())
+    faults = FaultTransport(inner, ServerFault(500), Throttle())
     with pytest.raises(ServiceError):
         await faults.send("GetItem", {})
     with pytest.raises(Throttled):
@@ -315,9 +315,9 @@ async def test_stall_after_send_loses_only_the_reply() -> None:
 
 def test_faults_are_frozen_values() -> None:
     assert Throttle(op="BatchWriteItem", times=2) == Throttle("BatchWriteItem", times=2)
-    assert ServerError() == ServerError(503)
+    assert ServerFault() == ServerFault(503)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ServerError().status = 500  # type: ignore[misc]  # checking the run-time guard
+        ServerFault().status = 500  # type: ignore[misc]  # checking the run-time guard
 
 
 async def test_error_faults_run_the_shared_mapper() -> None:

@@ -30,7 +30,14 @@ from aiotheory.errors import (
     ValidationError,
 )
 from aiotheory.retries import RetryPolicy
-from aiotheory.testing._faultserver import Drop, FaultServer, Reply, Reset, Stall, dynamodb_error
+from aiotheory.testing._faultserver import (
+    DropReply,
+    FaultServer,
+    Reply,
+    ResetReply,
+    StallReply,
+    dynamodb_error,
+)
 from aiotheory.transport._endpoints import dynamodb_url, resolve_endpoint_url, resolve_region
 from aiotheory.transport._http11 import StaleConnection
 from aiotheory.transport._pool import HttpClient
@@ -265,7 +272,7 @@ async def test_send_raises_condition_failed_with_old_item_when_condition_fails(h
     async with FaultServer(Reply(status=400, body=json.dumps(body).encode())) as srv:
         with pytest.raises(ConditionFailed) as info:
             await _lean(srv, http).send("PutItem", {"TableName": "t", "Item": {}})
-    assert info.value.item == {"pk": {"S": "p1"}}
+    assert info.value.old_item == {"pk": {"S": "p1"}}
     assert info.value.request_id == "req-1"
     assert not info.value.retryable
 
@@ -301,7 +308,7 @@ async def test_send_raises_credentials_error_before_any_request_when_no_credenti
 async def test_send_raises_unknown_outcome_error_when_connection_resets_mid_reply(
     http: HttpClient, rst: bool
 ) -> None:
-    async with FaultServer(Reset(after=40, reply=Reply(body=ITEM_REPLY), rst=rst)) as srv:
+    async with FaultServer(ResetReply(after=40, reply=Reply(body=ITEM_REPLY), rst=rst)) as srv:
         with pytest.raises(TransportError) as info:
             await _lean(srv, http).send("PutItem", {"TableName": "t", "Item": {}})
     assert info.value.operation == "PutItem"
@@ -310,14 +317,14 @@ async def test_send_raises_unknown_outcome_error_when_connection_resets_mid_repl
 
 
 async def test_call_returns_item_when_connection_resets_mid_reply_once(http: HttpClient) -> None:
-    async with FaultServer(Reset(after=60, reply=Reply(body=ITEM_REPLY)), Reply(body=ITEM_REPLY)) as srv:
+    async with FaultServer(ResetReply(after=60, reply=Reply(body=ITEM_REPLY)), Reply(body=ITEM_REPLY)) as srv:
         reply = await call(_lean(srv, http), "GetItem", GET, _policy())
     assert reply == {"Item": {"pk": {"S": "p1"}, "n": {"N": "1.5"}}}
     assert srv.connections == 2
 
 
 async def test_call_raises_deadline_exceeded_when_headers_are_slow(http: HttpClient) -> None:
-    async with FaultServer(default=Stall(send=b"HTTP/1.1 200 OK\r\ncontent-")) as srv:
+    async with FaultServer(default=StallReply(send=b"HTTP/1.1 200 OK\r\ncontent-")) as srv:
         with pytest.raises(DeadlineExceeded) as info:
             async with deadline(seconds=0.05):
                 await call(_lean(srv, http), "GetItem", GET, _policy())
@@ -327,7 +334,7 @@ async def test_call_raises_deadline_exceeded_when_headers_are_slow(http: HttpCli
 async def test_send_raises_read_timeout_error_when_headers_are_slow_outside_any_deadline() -> None:
     client = HttpClient(read_timeout=0.05, proxies_from_env=False)
     try:
-        async with FaultServer(Stall(send=b"HTTP/1.1 2")) as srv:
+        async with FaultServer(StallReply(send=b"HTTP/1.1 2")) as srv:
             with pytest.raises(TransportError, match="GetItem: no complete reply") as info:
                 await _lean(srv, client).send("GetItem", GET)
         assert info.value.retryable
@@ -479,7 +486,7 @@ async def test_send_succeeds_once_on_new_connection_when_server_closed_the_idle_
 async def test_send_raises_unknown_outcome_error_caused_by_stale_connection_when_request_is_dropped(
     http: HttpClient,
 ) -> None:
-    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+    async with FaultServer(Reply(), DropReply(), Reply(body=ITEM_REPLY)) as srv:
         lean = _lean(srv, http)
         await lean.send("PutItem", {"TableName": "t", "Item": {}})
         with pytest.raises(TransportError) as info:
@@ -494,7 +501,7 @@ async def test_send_raises_unknown_outcome_error_caused_by_stale_connection_when
 async def test_call_returns_item_resent_by_the_call_function_when_reused_connection_drops_a_get(
     http: HttpClient,
 ) -> None:
-    async with FaultServer(Reply(), Drop(), Reply(body=ITEM_REPLY)) as srv:
+    async with FaultServer(Reply(), DropReply(), Reply(body=ITEM_REPLY)) as srv:
         lean = _lean(srv, http)
         await lean.send("GetItem", GET)
         reply = await call(lean, "GetItem", GET, _policy())

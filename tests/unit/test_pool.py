@@ -16,7 +16,7 @@ from aiotheory._call import call
 from aiotheory.deadlines import deadline
 from aiotheory.errors import DeadlineExceeded, TransportError, ValidationError
 from aiotheory.retries import RetryPolicy
-from aiotheory.testing._faultserver import Drop, FaultServer, Hold, Reply, Reset, Stall
+from aiotheory.testing._faultserver import DropReply, FaultServer, HoldReply, Reply, ResetReply, StallReply
 from aiotheory.transport._http11 import Origin, StaleConnection
 from aiotheory.transport._pool import HttpClient, Proxy, default_ssl_context, proxy_for
 
@@ -70,7 +70,7 @@ async def test_request_reads_chunked_reply_when_server_chunks(client: HttpClient
 
 async def test_request_reuses_latest_returned_connection_when_several_are_idle(client: HttpClient) -> None:
     first, second = asyncio.Event(), asyncio.Event()
-    async with FaultServer(Hold(first), Hold(second)) as srv:
+    async with FaultServer(HoldReply(first), HoldReply(second)) as srv:
         a = asyncio.ensure_future(_get(client, srv.url))
         await srv.wait_for_requests(1)
         b = asyncio.ensure_future(_get(client, srv.url))
@@ -89,7 +89,7 @@ async def test_request_waits_for_free_connection_when_pool_is_exhausted() -> Non
     release = asyncio.Event()
     http = HttpClient(max_connections=1, proxies_from_env=False)
     try:
-        async with FaultServer(Hold(release, Reply(body=b"1")), Reply(body=b"2")) as srv:
+        async with FaultServer(HoldReply(release, Reply(body=b"1")), Reply(body=b"2")) as srv:
             a = asyncio.ensure_future(_get(http, srv.url))
             await srv.wait_for_requests(1)
             b = asyncio.ensure_future(_get(http, srv.url))
@@ -106,7 +106,7 @@ async def test_request_frees_the_slot_when_a_waiting_request_is_cancelled() -> N
     release = asyncio.Event()
     http = HttpClient(max_connections=1, proxies_from_env=False)
     try:
-        async with FaultServer(Hold(release, Reply(body=b"1")), Reply(body=b"2")) as srv:
+        async with FaultServer(HoldReply(release, Reply(body=b"1")), Reply(body=b"2")) as srv:
             a = asyncio.ensure_future(_get(http, srv.url))
             await srv.wait_for_requests(1)
             b = asyncio.ensure_future(_get(http, srv.url))
@@ -126,7 +126,7 @@ async def test_request_raises_retryable_error_when_pool_stays_exhausted() -> Non
     release = asyncio.Event()
     http = HttpClient(max_connections=1, pool_timeout=0.02, proxies_from_env=False)
     try:
-        async with FaultServer(Hold(release)) as srv:
+        async with FaultServer(HoldReply(release)) as srv:
             a = asyncio.ensure_future(_get(http, srv.url))
             await srv.wait_for_requests(1)
             with pytest.raises(TransportError, match="no free connection") as info:
@@ -144,7 +144,7 @@ async def test_call_raises_deadline_exceeded_when_pool_wait_outlives_deadline() 
     release = asyncio.Event()
     http = HttpClient(max_connections=1, proxies_from_env=False)
     try:
-        async with FaultServer(Hold(release)) as srv:
+        async with FaultServer(HoldReply(release)) as srv:
             a = asyncio.ensure_future(_get(http, srv.url))
             await srv.wait_for_requests(1)
             transport = _HttpTransport(http, srv.url)
@@ -179,7 +179,7 @@ async def test_request_raises_stale_connection_and_never_resends_when_reused_con
 ) -> None:
     # The server read the request, then closed without a byte: it may have acted on it. Only the call
     # function may decide to send it again, so the pool raises instead of resending.
-    async with FaultServer(Reply(body=b"1"), Drop(), Reply(body=b"2")) as srv:
+    async with FaultServer(Reply(body=b"1"), DropReply(), Reply(body=b"2")) as srv:
         assert await _get(client, srv.url) == b"1"
         with pytest.raises(StaleConnection) as info:
             await _get(client, srv.url)
@@ -199,7 +199,9 @@ async def test_request_succeeds_when_server_closed_idle_connection_after_reply(c
 
 
 async def test_request_is_not_resent_when_reused_connection_resets_mid_reply(client: HttpClient) -> None:
-    async with FaultServer(Reply(), Reset(after=20, reply=Reply(body=b'{"x":"' + b"y" * 100 + b'"}'))) as srv:
+    async with FaultServer(
+        Reply(), ResetReply(after=20, reply=Reply(body=b'{"x":"' + b"y" * 100 + b'"}'))
+    ) as srv:
         await _get(client, srv.url)
         with pytest.raises(TransportError) as info:
             await _get(client, srv.url)
@@ -218,7 +220,7 @@ async def test_request_opens_new_connection_when_reply_said_connection_close(cli
 async def test_request_raises_read_timeout_and_discards_connection_when_headers_are_slow() -> None:
     http = HttpClient(read_timeout=0.05, proxies_from_env=False)
     try:
-        async with FaultServer(Reply(), Stall(send=b"HTTP/1.1 200 O"), Reply(body=b"after")) as srv:
+        async with FaultServer(Reply(), StallReply(send=b"HTTP/1.1 200 O"), Reply(body=b"after")) as srv:
             await _get(http, srv.url)
             with pytest.raises(TransportError, match="no complete reply") as info:
                 await _get(http, srv.url)
@@ -233,7 +235,7 @@ async def test_request_raises_read_timeout_and_discards_connection_when_headers_
 async def test_call_raises_deadline_exceeded_and_frees_slot_when_reply_stalls() -> None:
     http = HttpClient(max_connections=1, proxies_from_env=False)
     try:
-        async with FaultServer(Stall(), Reply(body=b"next")) as srv:
+        async with FaultServer(StallReply(), Reply(body=b"next")) as srv:
             transport = _HttpTransport(http, srv.url)
             with pytest.raises(DeadlineExceeded) as info:
                 async with deadline(seconds=0.05):
@@ -265,7 +267,7 @@ async def test_request_raises_retryable_known_outcome_error_when_connection_refu
 async def test_request_raises_connect_timeout_when_tls_handshake_stalls() -> None:
     http = HttpClient(connect_timeout=0.05, proxies_from_env=False)
     try:
-        async with FaultServer(default=Stall()) as srv:  # plain TCP: never answers the ClientHello
+        async with FaultServer(default=StallReply()) as srv:  # plain TCP: never answers the ClientHello
             with pytest.raises(TransportError, match=r"could not connect .* within") as info:
                 await _get(http, f"https://127.0.0.1:{srv.port}")
             assert info.value.retryable

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,42 @@ def _loaded_after(statement: str, watched: tuple[str, ...]) -> list[str]:
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return loaded
+
+
+def _type_checking_imports(source: str) -> dict[str, str]:
+    """name -> module of every `from .module import Name as Name` in the module-level TYPE_CHECKING block.
+
+    A line that renames (`import A as B`) or repeats a name is reported as a failure.
+    """
+    found: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if not (
+            isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        ):
+            continue
+        for statement in node.body:
+            assert isinstance(statement, ast.ImportFrom), ast.unparse(statement)
+            module = "aiotheory" + "." * (statement.level > 0) + (statement.module or "")
+            for alias in statement.names:
+                assert alias.asname == alias.name, f"{ast.unparse(statement)}: not an `X as X` re-export"
+                assert alias.name not in found, f"{alias.name} imported twice"
+                found[alias.name] = module
+    return found
+
+
+def test_type_checking_block_imports_exactly_the_public_names_when_parsed() -> None:
+    source = Path(aiotheory.__file__).read_text(encoding="utf-8")
+    imported = _type_checking_imports(source)
+    # __version__ is a real import (it is cheap), not a lazy name, so it sits outside the block.
+    assert sorted(imported) == sorted(set(aiotheory.__all__) - {"__version__"})
+    assert imported == aiotheory._LAZY
+
+
+def test_type_checking_reader_reports_a_missing_name_when_the_block_drifts() -> None:
+    source = "if TYPE_CHECKING:\n    from .db import DB as DB\n    from .errors import AwsError as AwsError\n"
+    assert _type_checking_imports(source) == {"DB": "aiotheory.db", "AwsError": "aiotheory.errors"}
+    with pytest.raises(AssertionError, match="not an `X as X`"):
+        _type_checking_imports("if TYPE_CHECKING:\n    from .db import DB as Database\n")
 
 
 def test_all_is_sorted() -> None:

@@ -1,4 +1,4 @@
-"""Partners sharing one keep-alive pool never read each other's replies (issue 10), over real local sockets.
+"""Partners sharing one keep-alive pool never read each other's replies, over real local sockets.
 
 Two lean transports sign with different static credentials and share one HttpClient, as `accounts`
 wires them. The server stamps every item it returns with the access key id that signed the request,

@@ -71,7 +71,7 @@ def _expected(name: str, suffix: str) -> str:
     return (_DATA / f"{name}.{suffix}").read_text(encoding="utf-8")
 
 
-def test_suite_has_the_cases_the_brief_names() -> None:
+def test_suite_holds_the_named_cases_when_loaded_from_data() -> None:
     assert len(_CASES) >= 25
     for name in (
         "post-x-www-form-urlencoded",

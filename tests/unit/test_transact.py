@@ -22,7 +22,7 @@ from aiotheory import (
     Version,
 )
 from aiotheory.errors import from_response
-from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, ServerError
+from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, ServerFault
 from aiotheory.transact import Transaction, TransactionAction
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ async def test_transaction_sends_one_payload_with_guards_stamps_and_token() -> N
 
 
 async def test_transaction_token_is_new_per_transaction_and_reused_by_retries() -> None:
-    recorder = RecordingTransport(FaultTransport(FakeTransport({}, {}), ServerError(503, times=1)))
+    recorder = RecordingTransport(FaultTransport(FakeTransport({}, {}), ServerFault(503, times=1)))
     db = _db(recorder)
     async with db.transaction() as tx:
         tx.put(Account(id="a"))

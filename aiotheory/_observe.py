@@ -24,7 +24,6 @@ __all__ = [
     "Tracer",
     "configure_from_env",
     "current_invocation",
-    "get_tracer",
     "hook",
     "invocation_scope",
     "refresh",
@@ -137,7 +136,7 @@ class Hook:
 
 
 def _partner_of(transport: object) -> str | None:
-    # Partner DBs' transports carry their partner id (accounts._PartnerTransport); others have none.
+    # A partner DB's transport carries its partner id as `partner`; other transports have none.
     partner = getattr(transport, "partner", None)
     return partner if isinstance(partner, str) else None
 
@@ -168,12 +167,8 @@ def set_tracer(tracer: Tracer | None) -> None:
     refresh()
 
 
-def get_tracer() -> Tracer | None:
-    return _tracer
-
-
 def configure_from_env(environ: Mapping[str, str] | None = None) -> bool:
-    """`AIOTHEORY_DEBUG=true` (the seed's DYNAMORM_DEBUG) switches the `aiotheory` loggers to DEBUG.
+    """`AIOTHEORY_DEBUG=true` (or the older name DYNAMORM_DEBUG) switches the `aiotheory` loggers to DEBUG.
 
     A stderr handler is added only when nothing would print the records (no handler on the root
     logger, as outside Lambda). Returns whether debug logging is on.
