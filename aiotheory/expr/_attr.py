@@ -33,6 +33,7 @@ from ._nodes import (
     check_operand,
     delete_action,
 )
+from ._nodes import number_operand as _number_operand
 from ._params import path_text
 
 if TYPE_CHECKING:
@@ -335,17 +336,8 @@ def size(attr: object) -> Size:
 
 
 def number_operand(value: object, op: str, attr: Attr[Any] | None = None) -> Operand:
-    """The right side of `+`/`-` in a SET value: a number, or a path / if_not_exists() operand."""
-    if isinstance(value, Operand):
-        if isinstance(value, Arith):
-            raise ValidationError(f"DynamoDB allows one {op} per SET value; split the arithmetic")
-        return check_operand(value, update=True)
-    if not _is_number(value):
-        raise ValidationError(f"{op} takes a number, not a {_kind(value)}")
-    av = attr._encode(value, op) if attr is not None else _encode_dynamic(value, None, op)
-    if len(av) != 1 or next(iter(av)) not in _NUMBER_TAGS:
-        raise ValidationError(f"{op} needs a number attribute")
-    return Value(av)
+    """The right side of `+`/`-` in a SET value, encoded by `attr` when given (see `_nodes`)."""
+    return _number_operand(value, op, None if attr is None else attr._encode)
 
 
 def _is_number(value: object) -> bool:

@@ -7,6 +7,7 @@ walk with `DebugParams` gives the readable form. Imports only `errors`, `_types`
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Final, NoReturn
 
 from aiotheory.errors import ValidationError
@@ -15,7 +16,7 @@ from ._limits import MAX_EXPRESSION_BYTES, MAX_PLACEHOLDER_BYTES
 from ._params import DebugParams
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aiotheory._types import AttributeValue
 
@@ -44,6 +45,7 @@ __all__ = [
     "ValueAction",
     "check_operand",
     "delete_action",
+    "number_operand",
 ]
 
 #: Update clause keywords, indexed by `Update._clause`.
@@ -143,10 +145,10 @@ class IfNotExists(Operand):
         return f"if_not_exists({params.path(self.path)}, {self.default._render(params)})"
 
     def __add__(self, other: object) -> Arith:
-        return Arith(self, "+", _number_operand(other, "+"))
+        return Arith(self, "+", number_operand(other, "+"))
 
     def __sub__(self, other: object) -> Arith:
-        return Arith(self, "-", _number_operand(other, "-"))
+        return Arith(self, "-", number_operand(other, "-"))
 
 
 class ListAppend(Operand):
@@ -167,11 +169,34 @@ class ListAppend(Operand):
         return f"list_append({self.first._render(params)}, {self.second._render(params)})"
 
 
-def _number_operand(value: object, op: str) -> Operand:
-    # Late import: _attr builds on this module, and arithmetic on if_not_exists() is rare.
-    from ._attr import number_operand
+def number_operand(
+    value: object, op: str, encode: Callable[[object, str], AttributeValue] | None = None
+) -> Operand:
+    """The right side of `+`/`-` in a SET value: a number, or a path / if_not_exists() operand.
 
-    return number_operand(value, op)
+    `encode` is the attribute's own encoder (for messages naming it); None encodes dynamically.
+    """
+    if isinstance(value, Operand):
+        if isinstance(value, Arith):
+            raise ValidationError(f"DynamoDB allows one {op} per SET value; split the arithmetic")
+        return check_operand(value, update=True)
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+        raise ValidationError(f"{op} takes a number, not a {type(value).__name__}")
+    av = encode(value, op) if encode is not None else _encode_number(value, op)
+    if len(av) != 1 or next(iter(av)) != "N":
+        raise ValidationError(f"{op} needs a number attribute")
+    return Value(av)
+
+
+def _encode_number(value: object, what: str) -> AttributeValue:
+    from aiotheory.codec import encode_value  # lazy: may pull in pydantic; expr stays import-light
+
+    try:
+        return encode_value(value)
+    except ValidationError:
+        raise
+    except Exception as exc:  # the message names the type, never the value
+        raise ValidationError(f"{what}: cannot encode a {type(value).__name__}") from exc
 
 
 # --- conditions ---------------------------------------------------------------------------------------

@@ -21,9 +21,6 @@ KNOWN_VIOLATIONS = frozenset(
         "VIOLATION cycle aiotheory._codec_compile <-> aiotheory.codec",
         # removed by issue 11's ops workstream (the requester seam and _writes: transact stops importing db)
         "VIOLATION cycle aiotheory.db <-> aiotheory.transact",
-        # issue 11 forbids lazy imports that dodge a cycle; expr/ is being reworked by the ops workstream
-        # (expr/_keys.py): if this survives the merge, the merger moves number_operand below both modules
-        "VIOLATION cycle aiotheory.expr._attr <-> aiotheory.expr._nodes",
     }
 )
 
