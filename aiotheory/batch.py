@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
-from .deadlines import applied
+from .deadlines import bounded
 from .errors import (
     AwsError,
     DeadlineExceeded,
@@ -160,7 +160,7 @@ class _Rounds:
         """Full-jitter backoff before round `attempt + 1`, under the deadline; the expiry is returned."""
         policy = self.db._retry
         try:
-            async with applied(self.operation):
+            async with bounded(self.operation):
                 await policy.sleep(policy.backoff(attempt))
         except DeadlineExceeded as exc:
             return exc

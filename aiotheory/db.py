@@ -687,9 +687,9 @@ class DB:
             await self._poll_sleep("DescribeTable")
 
     async def _poll_sleep(self, operation: str) -> None:
-        from .deadlines import applied
+        from .deadlines import bounded
 
-        async with applied(operation):
+        async with bounded(operation):
             await asyncio.sleep(_ACTIVE_POLL)
 
     # --- batch and transactions (batch.py, transact.py) ---

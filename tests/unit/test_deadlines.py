@@ -1,4 +1,4 @@
-"""The deadline scope and `applied` (aiotheory/deadlines.py), driven through fakes at the transport seam."""
+"""The deadline scope and `bounded` (aiotheory/deadlines.py), driven through fakes at the transport seam."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from aiotheory._call import call
-from aiotheory.deadlines import applied, current_deadline, deadline, detached_context, remaining
+from aiotheory.deadlines import bounded, current_deadline, deadline, detached_context, remaining
 from aiotheory.errors import DeadlineExceeded, ValidationError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, Stall
@@ -90,7 +90,7 @@ async def test_detached_context_has_no_deadline_when_made_inside_a_scope() -> No
 
 async def test_applied_raises_deadline_exceeded_naming_the_operation() -> None:
     with pytest.raises(DeadlineExceeded) as info:
-        async with deadline(seconds=_TINY), applied("GetItem"):
+        async with deadline(seconds=_TINY), bounded("GetItem"):
             await _forever()
     assert info.value.operation == "GetItem"
     assert not info.value.outcome_unknown
@@ -100,7 +100,7 @@ async def test_applied_raises_deadline_exceeded_naming_the_operation() -> None:
 
 
 async def test_applied_does_nothing_outside_a_scope() -> None:
-    async with applied("GetItem"):
+    async with bounded("GetItem"):
         result = await _answer()
     assert result == 42
 
@@ -113,7 +113,7 @@ async def test_applied_leaves_other_timeouts_alone() -> None:
     # A caller's own asyncio timeout that fires first is theirs, not a DeadlineExceeded.
     async with deadline(seconds=60):
         with pytest.raises(TimeoutError) as info:
-            async with asyncio.timeout(_TINY), applied("GetItem"):
+            async with asyncio.timeout(_TINY), bounded("GetItem"):
                 await _forever()
     assert type(info.value) is TimeoutError
 
@@ -121,7 +121,7 @@ async def test_applied_leaves_other_timeouts_alone() -> None:
 async def test_applied_raises_before_entering_when_the_deadline_has_passed() -> None:
     entered = False
     with pytest.raises(DeadlineExceeded) as info:
-        async with deadline(at=time.monotonic() - 1), applied("PutItem", outcome_unknown=True):
+        async with deadline(at=time.monotonic() - 1), bounded("PutItem", outcome_unknown=True):
             entered = True
     assert not entered
     assert not info.value.outcome_unknown  # nothing was sent, so nothing can have been applied
