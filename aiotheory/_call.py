@@ -101,7 +101,7 @@ async def call(
     quota = policy.quota
     limiter = policy.limiter
     attempt = 1
-    # Observation (aws_lambda issue): None unless a tracer is set or aiotheory.calls logs at DEBUG,
+    # Observation hooks: None unless a tracer is set or aiotheory.calls logs at DEBUG,
     # so an unobserved call pays one module attribute read (and no clock read).
     hook = _logging.hook
     started = 0.0 if hook is None else time.perf_counter()

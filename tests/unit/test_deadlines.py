@@ -26,12 +26,15 @@ def test_no_deadline_outside_any_scope() -> None:
     assert remaining() is None
 
 
-async def test_deadline_sets_and_restores_the_scope() -> None:
-    async with deadline(seconds=5) as scope:
-        assert current_deadline() == scope.when
+async def test_deadline_sets_the_scope_seconds_from_now_and_restores_it_when_left() -> None:
+    before = time.monotonic()
+    async with deadline(seconds=5):
+        at = current_deadline()
         left = remaining()
-        assert left is not None
-        assert 0 < left <= 5
+    after = time.monotonic()
+    assert at is not None and left is not None
+    assert before + 5 <= at <= after + 5
+    assert 0 < left <= 5
     assert current_deadline() is None
 
 
@@ -41,19 +44,21 @@ def test_deadline_is_also_a_sync_context_manager() -> None:
     assert current_deadline() is None
 
 
-async def test_nested_deadline_keeps_the_earlier_outer_deadline() -> None:
-    async with deadline(seconds=10) as outer:
-        async with deadline(seconds=1000):
-            assert current_deadline() == outer.when
-        assert current_deadline() == outer.when
+async def test_nested_deadline_keeps_the_outer_deadline_when_the_inner_is_later() -> None:
+    async with deadline(at=100.0):
+        async with deadline(at=500.0) as inner:
+            assert current_deadline() == 100.0
+            assert inner.when == 100.0
+        assert current_deadline() == 100.0
+    assert current_deadline() is None
 
 
-async def test_nested_deadline_shortens_when_the_inner_is_earlier() -> None:
-    async with deadline(seconds=1000) as outer:
-        outer_at = outer.when
-        async with deadline(seconds=1) as inner:
-            assert current_deadline() == inner.when < outer_at
-        assert current_deadline() == outer_at
+async def test_nested_deadline_shortens_the_scope_when_the_inner_is_earlier() -> None:
+    async with deadline(at=500.0):
+        async with deadline(at=100.0):
+            assert current_deadline() == 100.0
+        assert current_deadline() == 500.0
+    assert current_deadline() is None
 
 
 def test_deadline_when_reports_the_effective_deadline() -> None:
