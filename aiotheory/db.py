@@ -5,6 +5,10 @@
 `transact`, all of which take the DB's `Requester` (`_requester`) rather than the DB. Knows models,
 expressions and the call function; knows nothing of HTTP. Constructing a DB does no I/O and imports no
 transport: the transport is created on first use, inside the running loop.
+
+One job, the facade, though over 600 lines: most of it is the public methods' signatures and
+docstrings, and the transport factory (`transport`, `_bind_transport`, `_make_transport`) is on its
+way to `transport/`.
 """
 
 from __future__ import annotations
@@ -543,13 +547,14 @@ class DB:
         reply = await self._requester.send(
             "GetItem", {"TableName": payload["TableName"], "Key": key, "ConsistentRead": True}
         )
-        found = None if reply.get("Item") is None else schema.decode(reply["Item"])
-        if found is None:
+        stored = reply.get("Item")
+        if stored is None:
             raise ItemNotFound(
                 f"{type(item).__name__} item was deleted right after the update in {payload['TableName']}",
                 table=payload["TableName"],
                 key=key,
             )
+        found: M = schema.decode(stored)
         return found
 
     @overload
