@@ -19,7 +19,7 @@ import weakref
 from typing import TYPE_CHECKING, Final
 
 from ._call import call
-from .deadlines import applied, deadline, detached_context
+from .deadlines import bounded, deadline, detached_context
 from .errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
 from .retries import RetryPolicy
 
@@ -288,7 +288,7 @@ class AssumeRoleProvider:
         try:
             # This caller's own deadline bounds its wait; shield: giving up (deadline, cancellation)
             # must not cancel the refresh the other callers share.
-            async with applied("AssumeRole"):
+            async with bounded("AssumeRole"):
                 return await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled() and not _cancelling():

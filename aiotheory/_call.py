@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from . import _observe
-from .deadlines import applied, current_deadline
+from .deadlines import bounded, current_deadline
 from .errors import (
     AwsError,
     ConditionFailed,
@@ -85,7 +85,7 @@ async def call(
 ) -> Payload:
     """Send `operation` through `transport`, retrying transient failures under the deadline scope.
 
-    Every attempt and every backoff sleep runs under `deadlines.applied`, so the deadline bounds the
+    Every attempt and every backoff sleep runs under `deadlines.bounded`, so the deadline bounds the
     whole call. Raises the last AwsError / TransportError when attempts or the retry quota run out, and
     DeadlineExceeded (naming `operation`) when the deadline does.
 
@@ -113,16 +113,16 @@ async def call(
             # adaptive mode: wait for a send token (bounded by the deadline like any other sleep)
             wait = limiter.delay()
             while wait > 0:
-                async with applied(operation, outcome_unknown=maybe_applied):
+                async with bounded(operation, outcome_unknown=maybe_applied):
                     await policy.sleep(wait)
                 wait = limiter.delay()
         try:
             if current_deadline() is None:
-                # Outside any scope `applied` would do nothing; skipping it saves its object and two
+                # Outside any scope `bounded` would do nothing; skipping it saves its object and two
                 # coroutines per attempt. A scope cannot begin between this check and the send.
                 reply = await transport.send(operation, payload)
             else:
-                async with applied(operation, outcome_unknown=write):
+                async with bounded(operation, outcome_unknown=write):
                     reply = await transport.send(operation, payload)
             asked = payload.get("Key")
             if asked is not None:
@@ -163,7 +163,7 @@ async def call(
                 raise
             delay = policy.backoff(attempt)
             try:
-                async with applied(operation, outcome_unknown=maybe_applied):
+                async with bounded(operation, outcome_unknown=maybe_applied):
                     await policy.sleep(delay)
             except DeadlineExceeded as late:
                 if hook is not None:

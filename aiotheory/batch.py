@@ -1,8 +1,8 @@
 """Batch reads and writes: chunked to DynamoDB's limits, run concurrently under a bound, and retried
 until DynamoDB has done all of it, or raising UnprocessedItems with exactly the work it did not do.
 
-Every request goes through the DB's one call function; backoff sleeps run under the deadline scope.
-Knows models and the DB facade; knows nothing of HTTP.
+Every request goes through the requester's one call function; backoff sleeps run under the deadline
+scope. Knows models, the write rules (`_writes`) and the requester; never the DB facade, nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
-from .deadlines import applied
+from ._writes import stamped
+from .deadlines import bounded
 from .errors import (
     AwsError,
     DeadlineExceeded,
@@ -28,8 +29,8 @@ from .model import Model, schema_of
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from ._requester import Requester
     from ._types import AttributeValue, Item, Payload
-    from .db import DB
     from .expr import Attr
     from .model import TableSchema
 
@@ -111,14 +112,14 @@ class _Rounds:
     which may have been (a request that left without a usable reply).
     """
 
-    __slots__ = ("cause", "db", "failed", "limiter", "operation", "resend", "rounds", "unknown")
+    __slots__ = ("cause", "failed", "limiter", "operation", "requester", "resend", "rounds", "unknown")
 
-    def __init__(self, db: DB, operation: str, concurrency: int, rounds: int) -> None:
+    def __init__(self, requester: Requester, operation: str, concurrency: int, rounds: int) -> None:
         if concurrency < 1:
             raise ValidationError("batch concurrency must be at least 1")
         if rounds < 1:
             raise ValidationError("batch rounds must be at least 1")
-        self.db = db
+        self.requester = requester
         self.operation = operation
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.rounds = rounds
@@ -146,7 +147,7 @@ class _Rounds:
         """
         try:
             async with self.limiter:
-                return await self.db._call(self.operation, payload, resend=self.resend)
+                return await self.requester.send(self.operation, payload, resend=self.resend)
         except (AwsError, TransportError, DeadlineExceeded) as exc:
             return exc
 
@@ -154,13 +155,13 @@ class _Rounds:
         if isinstance(error, DeadlineExceeded):
             return False
         # Puts and deletes are idempotent: a request whose reply was lost is sent again next round.
-        return isinstance(error, OutcomeUnknown) or self.db._retry.retryable(error)
+        return isinstance(error, OutcomeUnknown) or self.requester.retry.retryable(error)
 
     async def backoff(self, attempt: int) -> DeadlineExceeded | None:
         """Full-jitter backoff before round `attempt + 1`, under the deadline; the expiry is returned."""
-        policy = self.db._retry
+        policy = self.requester.retry
         try:
-            async with applied(self.operation):
+            async with bounded(self.operation):
                 await policy.sleep(policy.backoff(attempt))
         except DeadlineExceeded as exc:
             return exc
@@ -237,7 +238,7 @@ class _GetRun:
 
 
 async def batch_get(
-    db: DB,
+    requester: Requester,
     model: type[M],
     keys: Iterable[object],
     *,
@@ -253,8 +254,8 @@ async def batch_get(
     schema = schema_of(model)
     if isinstance(keys, str | bytes):
         raise ValidationError("batch_get takes a list of keys, not one key")
-    table = db.table_prefix + schema.table
-    run = _GetRun(_Rounds(db, _GET, concurrency, rounds), schema, table, {})
+    table = requester.table_prefix + schema.table
+    run = _GetRun(_Rounds(requester, _GET, concurrency, rounds), schema, table, {})
     originals: list[object] = []  # the caller's key for each unique key, for UnprocessedItems
     seen: dict[tuple[object, ...], int] = {}
     order: list[int] = []
@@ -393,7 +394,7 @@ def _delete_key(target: object) -> tuple[TableSchema[Any], Item]:
 
 
 async def batch_write(
-    db: DB,
+    requester: Requester,
     *,
     put: Iterable[M] = (),
     delete: Iterable[object] = (),
@@ -401,7 +402,7 @@ async def batch_write(
     rounds: int = DEFAULT_ROUNDS,
 ) -> list[M]:
     """Write many puts and deletes; returns the put items as written. See `DB.batch_write`."""
-    run = _WriteRun(_Rounds(db, _WRITE, concurrency, rounds))
+    run = _WriteRun(_Rounds(requester, _WRITE, concurrency, rounds))
     writes = run.writes
     written: list[M] = []
     seen: set[tuple[str, tuple[object, ...]]] = set()
@@ -411,9 +412,9 @@ async def batch_write(
                 f"batch_write(put=...) takes model instances, not {type(original).__name__}"
             )
         schema = schema_of(type(original))
-        item = db._stamped(original, schema, creating=False)
+        item = stamped(original, schema, requester.clock, creating=False)
         encoded = schema.encode(item)
-        table = db.table_prefix + schema.table
+        table = requester.table_prefix + schema.table
         ident = (table, key_id(schema, encoded))
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
@@ -422,7 +423,7 @@ async def batch_write(
         written.append(item)
     for target in delete:
         schema, key = _delete_key(target)
-        table = db.table_prefix + schema.table
+        table = requester.table_prefix + schema.table
         ident = (table, key_id(schema, key))
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")

@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from ._types import Item
 
-__all__ = ["Cursor", "ReadOperation", "SortOrder", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "MIN_SECRET",
+    "Cursor",
+    "ReadOperation",
+    "SortOrder",
+    "checked_secret",
+    "decode_cursor",
+    "encode_cursor",
+]
 
 SortOrder = Literal["ASC", "DESC"]
 #: The read a cursor continues; a signed cursor is only accepted by the same kind of read.
@@ -50,15 +58,30 @@ _JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 #: Separates the signature of a cursor from any other MAC made with the same secret.
 _MAC_DOMAIN: Final = "aiotheory-cursor-v1"
+#: HMAC keys shorter than this are refused: a short secret makes forged cursors cheap to find.
+MIN_SECRET: Final = 16
+
+
+def checked_secret(secret: object) -> bytes:
+    """A cursor secret as the HMAC key: bytes, or str encoded as UTF-8, of at least `MIN_SECRET` bytes.
+
+    Raises:
+        ValidationError: not bytes or str, or too short.
+    """
+    if isinstance(secret, str):
+        secret = secret.encode()
+    if not isinstance(secret, bytes):
+        raise ValidationError("a cursor secret is bytes or str")
+    if len(secret) < MIN_SECRET:
+        raise ValidationError(f"a cursor secret needs at least {MIN_SECRET} bytes")
+    return secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cursor:
-    """A decoded cursor: the ExclusiveStartKey to send, and the index and order it was made for."""
+    """A decoded cursor: the ExclusiveStartKey to send (its index and order were checked on decoding)."""
 
     last_key: Item
-    index: str | None = None
-    sort: SortOrder = "ASC"
 
 
 def encode_cursor(
@@ -162,7 +185,7 @@ def decode_cursor(
         )
     for name, av in last_key.items():
         _check_key_value(name, av, key_types[name])
-    return Cursor(last_key=last_key, index=index, sort=sort)
+    return Cursor(last_key=last_key)
 
 
 def _document(text: str) -> dict[str, object]:

@@ -1,7 +1,14 @@
-"""The DB facade: CRUD and table management over one Transport, through the one call function.
+"""The DB facade: configuration, the transport's life, and CRUD; every other operation delegates.
 
-Knows models, expressions and the call function; knows nothing of HTTP. Constructing a DB does no I/O
-and imports no transport: the transport is created on first use, inside the running loop.
+`get`/`find`/`put`/`create`/`replace`/`update`/`delete` are written here; table management lives in
+`_tables`, the write rules in `_writes`, queries in `query`, batches in `batch` and transactions in
+`transact`, all of which take the DB's `Requester` (`_requester`) rather than the DB. Knows models,
+expressions and the call function; knows nothing of HTTP. Constructing a DB does no I/O and imports no
+transport: the transport is created on first use, inside the running loop.
+
+One job, the facade, though over 600 lines: most of it is the public methods' signatures and
+docstrings, and the transport factory (`transport`, `_bind_transport`, `_make_transport`) is on its
+way to `transport/`.
 """
 
 from __future__ import annotations
@@ -11,15 +18,26 @@ import datetime as _dt
 import os
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar, overload
 
+from . import _tables
 from ._call import call
+from ._requester import Requester
 from ._sizing import sizing
+from ._writes import (
+    attach_old,
+    create_guard,
+    key_in,
+    rendered_create_guard,
+    same_item,
+    stamped,
+    update_landed,
+    update_plan,
+    version_guard,
+)
+from ._writes import idempotent as idempotent_actions
 from .errors import (
     ConditionFailed,
     ItemNotFound,
     OutcomeUnknown,
-    ResourceInUse,
-    ResourceNotFound,
-    TableSchemaMismatch,
     TransactionCanceled,
     ValidationError,
 )
@@ -43,7 +61,6 @@ M = TypeVar("M", bound=Model)
 TransportName = Literal["lean", "botocore"]
 
 _MISSING: Final[Any] = object()
-_ACTIVE_POLL: Final = 0.05  # seconds between DescribeTable polls while a table is being created or deleted
 
 
 def _utcnow() -> _dt.datetime:
@@ -110,6 +127,9 @@ class DB:
             pool_size=pool_size, batch_concurrency=batch_concurrency, scan_concurrency=scan_concurrency
         )
         self._closed = False
+        # What the operations (queries, batches, transactions, tables) send through; it reads the
+        # transport from this DB's `transport` property on every send.
+        self._requester = Requester(self, self._retry, self.table_prefix, self._clock)
 
     # ----------------------------------------------------------------------------------- lifecycle
 
@@ -245,10 +265,23 @@ class DB:
             credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
         )
 
-    async def _call(
-        self, operation: str, payload: Payload, *, resend: bool | None = None, key: Item | None = None
-    ) -> Payload:
-        return await call(self.transport, operation, payload, self._retry, resend=resend, key=key)
+    async def raw(self, operation: str, payload: Payload) -> Payload:
+        """Send one DynamoDB operation as written: `payload` is the request's DynamoDB JSON, the reply
+        is returned as parsed JSON. The escape hatch for what the typed API does not cover.
+
+        It goes through the same call function as every other operation: the deadline scope, retries
+        with backoff and the observation hooks apply, and errors are mapped to the same exceptions.
+        Nothing else is added: the table prefix is NOT applied (write `db.table_name(Model)` yourself)
+        and no model rule runs. A request whose reply was lost is resent only when that is safe (reads;
+        PutItem/DeleteItem without ReturnValues; TransactWriteItems with a ClientRequestToken; batch
+        writes; the control plane); otherwise OutcomeUnknown is raised.
+
+        Raises:
+            AwsError: DynamoDB refused the request (the subclass for its code, e.g. ConditionFailed).
+            DeadlineExceeded: the deadline scope ended the call.
+            OutcomeUnknown: a write left without a usable reply and resending it was not safe.
+        """
+        return await self._requester.send(operation, payload)
 
     # ---------------------------------------------------------------------------------------- reads
 
@@ -267,13 +300,18 @@ class DB:
         """
         schema = schema_of(model)
         key = _key(schema, pk, sk)
-        found = await self._get_item(schema, key, consistent)
-        if found is None:
+        # The GetItem hot path: one coroutine from here to the transport (no _get_item, no requester).
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
+        if consistent:
+            payload["ConsistentRead"] = True
+        item = (await call(self.transport, "GetItem", payload, self._retry)).get("Item")
+        if item is None:
             raise ItemNotFound(
                 f"no {model.__name__} item with that key in {self.table_name(model)}",
                 table=self.table_name(model),
                 key=key,
             )
+        found: M = schema.decode(item)
         return found
 
     @overload
@@ -287,14 +325,10 @@ class DB:
     ) -> M | None:
         """Read one item by key; None when there is none."""
         schema = schema_of(model)
-        return await self._get_item(schema, _key(schema, pk, sk), consistent)
-
-    async def _get_item(self, schema: TableSchema[M], key: Item, consistent: bool) -> M | None:
-        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": _key(schema, pk, sk)}
         if consistent:
             payload["ConsistentRead"] = True
-        reply = await call(self.transport, "GetItem", payload, self._retry)
-        item = reply.get("Item")
+        item = (await call(self.transport, "GetItem", payload, self._retry)).get("Item")
         return None if item is None else schema.decode(item)
 
     # --------------------------------------------------------------------------------------- writes
@@ -308,7 +342,7 @@ class DB:
             ConditionFailed: `condition` did not hold (`.old` holds the old item when DynamoDB sent it).
         """
         schema = schema_of(type(item))
-        written = self._stamped(item, schema, creating=False)
+        written = stamped(item, schema, self._clock, creating=False)
         await self._put_item(schema, written, condition)
         return written
 
@@ -318,9 +352,21 @@ class DB:
         A Version field is written as 0; CreatedAt and UpdatedAt are set from the DB's clock.
         """
         schema = schema_of(type(item))
-        written = self._stamped(item, schema, creating=True)
-        guard: Condition = Attr((schema.pk.stored,)).not_exists()
-        await self._put_item(schema, written, guard if condition is None else guard & condition)
+        written = stamped(item, schema, self._clock, creating=True)
+        if condition is not None:
+            await self._put_item(schema, written, create_guard(schema, condition))
+            return written
+        # The create guard alone is the same text for every item of the class: rendered once.
+        encoded = schema.encode(written)
+        expression, names = rendered_create_guard(schema)
+        payload: Payload = {
+            "TableName": self.table_prefix + schema.table,
+            "Item": encoded,
+            "ConditionExpression": expression,
+            "ExpressionAttributeNames": dict(names),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded))
         return written
 
     async def replace(self, item: M, *, condition: Condition | None = None) -> M:
@@ -342,9 +388,9 @@ class DB:
                 f"replace() needs a Version field on {type(item).__name__}; use put() to overwrite"
             )
         current = getattr(item, schema.version.field)
-        stamped = self._stamped(item, schema, creating=False)
-        written = stamped.model_copy(update={schema.version.field: current + 1})
-        guard = _version_guard(schema, item, condition)
+        fresh = stamped(item, schema, self._clock, creating=False)
+        written = fresh.model_copy(update={schema.version.field: current + 1})
+        guard = version_guard(schema, item, condition)
         try:
             await self._put_item(schema, written, guard)
         except ConditionFailed as exc:
@@ -357,22 +403,10 @@ class DB:
             raise
         return written
 
-    def _stamped(self, item: M, schema: TableSchema[Any], *, creating: bool) -> M:
-        changes: dict[str, object] = {}
-        if schema.updated_at is not None or schema.created_at is not None:
-            now = self._clock()
-            if schema.updated_at is not None:
-                changes[schema.updated_at.field] = now
-            if schema.created_at is not None and (creating or getattr(item, schema.created_at.field) is None):
-                changes[schema.created_at.field] = now
-        if creating and schema.version is not None:
-            changes[schema.version.field] = 0
-        return item.model_copy(update=changes) if changes else item
-
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
         encoded = schema.encode(item)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
-        await self._conditional_write("PutItem", payload, schema, condition, _key_in(schema, encoded))
+        await self._conditional_write("PutItem", payload, schema, condition, key_in(schema, encoded))
 
     async def _conditional_write(
         self,
@@ -382,7 +416,8 @@ class DB:
         condition: Condition | None,
         key: Item,
     ) -> None:
-        """Send a PutItem/DeleteItem with `condition`; a failed condition carries the decoded old item.
+        """Send a PutItem/DeleteItem with `condition` (or the condition the payload already carries); a
+        failed condition carries the decoded old item.
 
         Both may be resent after a lost reply. A refusal that may answer our own first attempt is
         resolved from the stored item DynamoDB returns: a PutItem landed when the stored item is the
@@ -394,15 +429,19 @@ class DB:
             params.apply(payload)
             payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            await self._call(operation, payload, key=key)
+            await self._requester.send(operation, payload, key=key)
         except ConditionFailed as exc:
             if exc.outcome_unknown:
                 stored = exc.old_item
                 if operation == "DeleteItem" and stored is None:
                     return
-                if operation == "PutItem" and stored is not None and _same(schema, stored, payload["Item"]):
+                if (
+                    operation == "PutItem"
+                    and stored is not None
+                    and same_item(schema, stored, payload["Item"])
+                ):
                     return
-            self._attach_old(exc, schema)
+            attach_old(exc, schema)
             raise
 
     async def update(
@@ -433,7 +472,7 @@ class DB:
             OutcomeUnknown: the request left, no usable reply came back, and resending was not safe.
         """
         schema = schema_of(type(item))
-        actions, guard = _update_plan(schema, item, updates, condition, upsert, self._clock)
+        actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
         params = Params()
         payload: Payload = {
             "TableName": self.table_prefix + schema.table,
@@ -447,12 +486,12 @@ class DB:
         params.apply(payload)
         if idempotent:
             return await self._update_once(schema, item, payload, upsert)
-        safe = schema.version is not None or _idempotent(actions)
+        safe = schema.version is not None or idempotent_actions(actions)
         try:
-            reply = await self._call("UpdateItem", payload, resend=safe)
+            reply = await self._requester.send("UpdateItem", payload, resend=safe)
         except ConditionFailed as exc:
             if exc.outcome_unknown:
-                landed = _update_landed(schema, item, actions, exc.old_item)
+                landed = update_landed(schema, item, actions, exc.old_item)
                 if landed:
                     found: M = schema.decode(exc.old_item)  # type: ignore[arg-type]  # landed implies an item
                     return found
@@ -470,7 +509,7 @@ class DB:
                     table=payload["TableName"],
                     key=payload["Key"],
                 ) from exc
-            self._attach_old(exc, schema)
+            attach_old(exc, schema)
             raise
         new: M = schema.decode(reply["Attributes"])
         return new
@@ -484,7 +523,7 @@ class DB:
         request: Payload = {"TransactItems": [{"Update": action}], "ClientRequestToken": str(uuid.uuid4())}
         key = payload["Key"]
         try:
-            await self._call("TransactWriteItems", request, key=key)
+            await self._requester.send("TransactWriteItems", request, key=key)
         except TransactionCanceled as exc:
             reason = exc.reasons[0] if exc.reasons else None
             if reason is None or reason.code != "ConditionalCheckFailed":
@@ -503,15 +542,19 @@ class DB:
                 request_id=exc.request_id,
                 body={} if reason.item is None else {"Item": reason.item},
             )
-            self._attach_old(failed, schema)
+            attach_old(failed, schema)
             raise failed from exc
-        found = await self._get_item(schema, key, True)
-        if found is None:
+        reply = await self._requester.send(
+            "GetItem", {"TableName": payload["TableName"], "Key": key, "ConsistentRead": True}
+        )
+        stored = reply.get("Item")
+        if stored is None:
             raise ItemNotFound(
                 f"{type(item).__name__} item was deleted right after the update in {payload['TableName']}",
                 table=payload["TableName"],
                 key=key,
             )
+        found: M = schema.decode(stored)
         return found
 
     @overload
@@ -546,7 +589,7 @@ class DB:
                 raise ValidationError("delete(item) takes no key arguments; use delete(Model, pk[, sk])")
             schema = schema_of(type(target))
             key = schema.key_of(target)
-            guard = _version_guard(schema, target, condition)
+            guard = version_guard(schema, target, condition)
         else:
             if pk is _MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
@@ -554,15 +597,6 @@ class DB:
             key = _key(schema, pk, sk)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         await self._conditional_write("DeleteItem", payload, schema, guard, key)
-
-    @staticmethod
-    def _attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:
-        raw = exc.old_item
-        if isinstance(raw, dict):
-            try:
-                exc.old = schema.decode(raw)
-            except ValidationError:
-                exc.old = None
 
     # -------------------------------------------------------------------------------- control plane
 
@@ -582,27 +616,8 @@ class DB:
         Raises:
             ResourceInUse: the table exists already.
         """
-        schema = schema_of(model)
-        payload = _create_table_payload(self.table_prefix + schema.table, schema, stream, billing, capacity)
-        try:
-            await self._call("CreateTable", payload)
-        except ResourceInUse as exc:
-            if not exc.outcome_unknown:
-                raise
-            # The first CreateTable's reply was lost and the resend found the table: ours.
-        if wait or schema.ttl is not None:
-            await self.wait_until_active(model)
-        if schema.ttl is not None:
-            await self._enable_ttl(schema)
-
-    async def _enable_ttl(self, schema: TableSchema[Any]) -> None:
-        assert schema.ttl is not None
-        await self._call(
-            "UpdateTimeToLive",
-            {
-                "TableName": self.table_prefix + schema.table,
-                "TimeToLiveSpecification": {"Enabled": True, "AttributeName": schema.ttl.stored},
-            },
+        await _tables.create_table(
+            self._requester, model, stream=stream, billing=billing, capacity=capacity, wait=wait
         )
 
     async def ensure_table(
@@ -616,32 +631,11 @@ class DB:
         An existing table is compared with the model (keys, key types, indexes, projections, TTL
         attribute); any difference raises TableSchemaMismatch instead of passing silently.
         """
-        schema = schema_of(model)
-        try:
-            table = await self.describe_table(model)
-        except ResourceNotFound:
-            await self.create_table(model, stream=stream)
-            return True
-        differences = _schema_differences(schema, table)
-        if schema.ttl is not None:
-            desc = await self.describe_ttl(model)
-            status = desc.get("TimeToLiveStatus")
-            if status in (None, "DISABLED"):
-                await self._enable_ttl(schema)
-            elif desc.get("AttributeName") != schema.ttl.stored:
-                got = desc.get("AttributeName")
-                differences.append(f"TTL attribute is {got!r}, the model declares {schema.ttl.stored!r}")
-        if differences:
-            raise TableSchemaMismatch(self.table_prefix + schema.table, differences)
-        if table.get("TableStatus") != "ACTIVE":
-            await self.wait_until_active(model)
-        return False
+        return await _tables.ensure_table(self._requester, model, stream=stream)
 
     async def describe_ttl(self, model: type[Model]) -> Payload:
         """DynamoDB's TimeToLiveDescription of the model's table."""
-        reply = await self._call("DescribeTimeToLive", {"TableName": self.table_name(model)})
-        desc: Payload = reply.get("TimeToLiveDescription", {})
-        return desc
+        return await _tables.describe_ttl(self._requester, model)
 
     async def describe_table(self, model: type[Model]) -> Payload:
         """DynamoDB's description of the model's table (the `Table` object of DescribeTable).
@@ -649,9 +643,7 @@ class DB:
         Raises:
             ResourceNotFound: the table does not exist.
         """
-        reply = await self._call("DescribeTable", {"TableName": self.table_name(model)})
-        table: Payload = reply["Table"]
-        return table
+        return await _tables.describe_table(self._requester, model)
 
     async def delete_table(self, model: type[Model], *, wait: bool = True) -> None:
         """Delete the model's table; with `wait`, return once DynamoDB no longer lists it.
@@ -659,40 +651,16 @@ class DB:
         Raises:
             ResourceNotFound: the table does not exist.
         """
-        name = self.table_name(model)
-        try:
-            await self._call("DeleteTable", {"TableName": name})
-        except ResourceNotFound as exc:
-            if not exc.outcome_unknown:
-                raise
-            # The first DeleteTable's reply was lost and the resend found no table: ours.
-        if wait:
-            while True:
-                try:
-                    await self._call("DescribeTable", {"TableName": name})
-                except ResourceNotFound:
-                    return
-                await self._poll_sleep("DeleteTable")
+        await _tables.delete_table(self._requester, model, wait=wait)
 
     async def wait_until_active(self, model: type[Model]) -> None:
-        """Poll until the table and all its indexes are ACTIVE; bounded by the deadline scope."""
-        name = self.table_name(model)
-        while True:
-            table = (await self._call("DescribeTable", {"TableName": name}))["Table"]
-            indexes = table.get("GlobalSecondaryIndexes") or []
-            if table.get("TableStatus") == "ACTIVE" and all(
-                i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
-            ):
-                return
-            await self._poll_sleep("DescribeTable")
+        """Poll until the table and all its indexes are ACTIVE; bounded by the deadline scope.
 
-    async def _poll_sleep(self, operation: str) -> None:
-        from .deadlines import applied
+        The polls are spaced by the retry policy's `sleep` (injectable, like the backoff sleeps).
+        """
+        await _tables.wait_until_active(self._requester, model)
 
-        async with applied(operation):
-            await asyncio.sleep(_ACTIVE_POLL)
-
-    # --- batch and transactions (batch.py, transact.py) ---
+    # ------------------------------------------------------------- batch and transactions (batch, transact)
 
     async def batch_get(
         self,
@@ -720,7 +688,7 @@ class DB:
         from .batch import batch_get
 
         return await batch_get(
-            self,
+            self._requester,
             model,
             keys,
             consistent=consistent,
@@ -756,7 +724,7 @@ class DB:
         from .batch import batch_write
 
         limit = self.sizing.batch_concurrency if concurrency is None else concurrency
-        return await batch_write(self, put=put, delete=delete, concurrency=limit, rounds=rounds)
+        return await batch_write(self._requester, put=put, delete=delete, concurrency=limit, rounds=rounds)
 
     def transaction(self, *, token: str | None = None) -> Transaction:
         """A transaction to fill with `tx.put/create/update/delete/check`; sent as one TransactWriteItems
@@ -766,7 +734,7 @@ class DB:
         """
         from .transact import Transaction
 
-        return Transaction(self, token=token)
+        return Transaction(self._requester, token=token)
 
     @overload
     async def transact_get(
@@ -791,22 +759,24 @@ class DB:
         if len(args) == 2 and isinstance(args[0], type):
             model: Any = args[0]
             keys: Any = args[1]
-            return await transact_get(self, model, keys, projection=projection)
-        return await transact_get(self, None, args, projection=projection)
+            return await transact_get(self._requester, model, keys, projection=projection)
+        return await transact_get(self._requester, None, args, projection=projection)
 
-    # --- queries (query.py) ---
+    # ----------------------------------------------------------------------------------- queries (query)
 
     def query(self, model: type[M]) -> Query[M]:
         """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated."""
         from .query import Query
 
-        return Query(self, model, secret=self.cursor_secret)
+        return Query(self._requester, model, secret=self.cursor_secret)
 
     def scan(self, model: type[M]) -> Scan[M]:
         """A scan of `model`'s table or index (whole, one `segment(i, n)`, or `parallel(n)`)."""
         from .query import Scan
 
-        return Scan(self, model, secret=self.cursor_secret)
+        return Scan(
+            self._requester, model, secret=self.cursor_secret, concurrency=self.sizing.scan_concurrency
+        )
 
 
 # The running loop or None, in one C call: `get_running_loop()` raises outside a loop, and the
@@ -822,217 +792,3 @@ def _credentials_type() -> type[Credentials]:
 
 def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
     return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
-
-
-def _key_in(schema: TableSchema[Any], encoded: Item) -> Item:
-    """The key attributes of an encoded item (for errors that name the item)."""
-    key = {schema.pk.stored: encoded[schema.pk.stored]}
-    if schema.sk is not None:
-        key[schema.sk.stored] = encoded[schema.sk.stored]
-    return key
-
-
-def _same(schema: TableSchema[Any], stored: Item, written: Item) -> bool:
-    """Whether the stored item is the one we wrote, compared as models (DynamoDB renormalises numbers
-    and reorders sets, so the raw maps may differ)."""
-    try:
-        return bool(schema.decode(stored) == schema.decode(written))
-    except ValidationError:
-        return False
-
-
-def _idempotent(actions: Sequence[Update]) -> bool:
-    from .expr._apply import idempotent
-
-    return idempotent(actions)
-
-
-def _update_landed(
-    schema: TableSchema[Any], item: Model, actions: Sequence[Update], stored: Item | None
-) -> bool | None:
-    """Whether a refused resend of an update means our first attempt landed: True, False, or None when
-    the stored item cannot tell.
-
-    Idempotent actions landed when the stored item already shows all of them and carries a mark only
-    this call wrote (the bumped Version or the UpdatedAt stamp); without either mark another writer
-    could have made the same change, so the answer is None. Other (versioned) updates landed when the
-    stored version is ours + 1 and the item is what our actions make of `item`.
-    """
-    from .expr._apply import Unpredictable, apply_update, idempotent, set_value
-
-    if stored is None:
-        return False
-    try:
-        if idempotent(actions):
-            if schema.decode(apply_update(actions, stored)) != schema.decode(stored):
-                return False
-            return True if schema.version is not None or schema.updated_at is not None else None
-        if schema.version is None:
-            return None
-        current = schema.decode(stored)
-        if getattr(current, schema.version.field) != getattr(item, schema.version.field) + 1:
-            return False
-        if schema.updated_at is not None:
-            stamp = set_value(actions, (schema.updated_at.stored,))
-            if stamp is not None and stored.get(schema.updated_at.stored) == stamp:
-                return True
-        return bool(current == schema.decode(apply_update(actions, schema.encode(item))))
-    except (Unpredictable, ValidationError):
-        return None
-
-
-def _field_attr(schema: TableSchema[Any], field: str) -> Attr[Any]:
-    attr: Attr[Any] = getattr(schema.model, field)
-    return attr
-
-
-def _update_plan(
-    schema: TableSchema[Any],
-    item: Model,
-    updates: Sequence[Update],
-    condition: Condition | None,
-    upsert: bool,
-    clock: Callable[[], _dt.datetime],
-) -> tuple[list[Update], Condition | None]:
-    """The actions and guard an update sends, shared by `DB.update` and `Transaction.update`.
-
-    Adds UpdatedAt and the version check + bump, guards against creating a partial item unless
-    `upsert`, and refuses user actions on library-managed fields (before any request).
-    """
-    name = type(item).__name__
-    actions: list[Update] = []
-    managed = {f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None}
-    for action in updates:
-        if not isinstance(action, Update):
-            raise ValidationError(f"update actions must be Update objects, got {type(action).__name__}")
-        if action.path and action.path[0] in managed:
-            raise ValidationError(f"{name}: {action.path[0]!r} is managed by the library; do not update it")
-        actions.append(action)
-    if not actions and schema.version is None and schema.updated_at is None:
-        raise ValidationError(f"update of {name} needs at least one update action")
-    guard: Condition | None = None if upsert else Attr((schema.pk.stored,)).exists()
-    if schema.updated_at is not None:
-        actions.append(_field_attr(schema, schema.updated_at.field).set(clock()))
-    if schema.version is not None:
-        current = getattr(item, schema.version.field)
-        version = _field_attr(schema, schema.version.field)
-        check = version == current
-        if upsert:
-            check = version.not_exists() | check
-        guard = check if guard is None else guard & check
-        actions.append(version.set(current + 1))
-    if condition is not None:
-        guard = condition if guard is None else guard & condition
-    return actions, guard
-
-
-def _version_guard(schema: TableSchema[Any], item: Model, condition: Condition | None) -> Condition | None:
-    """A delete's condition: the caller's, and the item's version when its model has one."""
-    if schema.version is None:
-        return condition
-    check: Condition = _field_attr(schema, schema.version.field) == getattr(item, schema.version.field)
-    return check if condition is None else check & condition
-
-
-def _key_schema(pk: Any, sk: Any) -> list[dict[str, str]]:
-    out = [{"AttributeName": pk.stored, "KeyType": "HASH"}]
-    if sk is not None:
-        out.append({"AttributeName": sk.stored, "KeyType": "RANGE"})
-    return out
-
-
-def _projection(index: Any) -> dict[str, Any]:
-    projection: dict[str, Any] = {"ProjectionType": index.projection}
-    if index.projection == "INCLUDE":
-        projection["NonKeyAttributes"] = list(index.include)
-    return projection
-
-
-def _create_table_payload(
-    name: str, schema: TableSchema[Any], stream: str | None, billing: str, capacity: tuple[int, int]
-) -> Payload:
-    definitions: dict[str, str] = {}
-    for key in (schema.pk, schema.sk, *(k for i in schema.indexes for k in (i.pk, i.sk))):
-        if key is not None:
-            definitions[key.stored] = key.type
-    throughput = {"ReadCapacityUnits": capacity[0], "WriteCapacityUnits": capacity[1]}
-    payload: Payload = {
-        "TableName": name,
-        "KeySchema": _key_schema(schema.pk, schema.sk),
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in definitions.items()],
-        "BillingMode": billing,
-    }
-    if billing == "PROVISIONED":
-        payload["ProvisionedThroughput"] = throughput
-    gsis = [
-        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
-        for i in schema.indexes
-        if i.kind == "GSI"
-    ]
-    lsis = [
-        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
-        for i in schema.indexes
-        if i.kind == "LSI"
-    ]
-    if billing == "PROVISIONED":
-        for g in gsis:
-            g["ProvisionedThroughput"] = throughput
-    if gsis:
-        payload["GlobalSecondaryIndexes"] = gsis
-    if lsis:
-        payload["LocalSecondaryIndexes"] = lsis
-    if stream is not None:
-        payload["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
-    return payload
-
-
-def _schema_differences(schema: TableSchema[Any], table: Payload) -> list[str]:
-    """What differs between the model's declared schema and a DescribeTable result."""
-    diffs: list[str] = []
-    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", [])}
-
-    def keys_of(key_schema: Sequence[dict[str, str]]) -> tuple[str | None, str | None]:
-        hash_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "HASH"), None)
-        range_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "RANGE"), None)
-        return hash_key, range_key
-
-    def compare(where: str, want_pk: Any, want_sk: Any, key_schema: Sequence[dict[str, str]]) -> None:
-        got_pk, got_sk = keys_of(key_schema)
-        want = (want_pk.stored, want_sk.stored if want_sk is not None else None)
-        if (got_pk, got_sk) != want:
-            diffs.append(f"{where} keys are {(got_pk, got_sk)}, the model declares {want}")
-            return
-        diffs.extend(
-            f"{where} key {k.stored!r} has type {types.get(k.stored)}, the model declares {k.type}"
-            for k in (want_pk, want_sk)
-            if k is not None and types.get(k.stored) not in (None, k.type)
-        )
-
-    compare("table", schema.pk, schema.sk, table.get("KeySchema", []))
-    existing = {i["IndexName"]: ("GSI", i) for i in table.get("GlobalSecondaryIndexes") or []} | {
-        i["IndexName"]: ("LSI", i) for i in table.get("LocalSecondaryIndexes") or []
-    }
-    for index in schema.indexes:
-        found = existing.pop(index.name, None)
-        if found is None:
-            diffs.append(f"{index.kind} {index.name!r} is missing")
-            continue
-        kind, desc = found
-        if kind != index.kind:
-            diffs.append(f"index {index.name!r} is a {kind}, the model declares a {index.kind}")
-            continue
-        compare(f"{kind} {index.name!r}", index.pk, index.sk, desc.get("KeySchema", []))
-        projection = desc.get("Projection", {})
-        if projection.get("ProjectionType", "ALL") != index.projection:
-            diffs.append(
-                f"{kind} {index.name!r} projects {projection.get('ProjectionType')}, "
-                f"the model declares {index.projection}"
-            )
-        elif index.projection == "INCLUDE" and set(projection.get("NonKeyAttributes", [])) != set(
-            index.include
-        ):
-            diffs.append(f"{kind} {index.name!r} includes other attributes than the model declares")
-    diffs.extend(
-        f"the table has a {kind} {name!r} the model does not declare" for name, (kind, _) in existing.items()
-    )
-    return diffs

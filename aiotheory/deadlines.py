@@ -1,6 +1,6 @@
 """The deadline scope: one absolute monotonic deadline in a contextvar, and the one place that applies it.
 
-Every AWS attempt and every backoff sleep runs under `applied(operation)`, which is the only user of
+Every AWS attempt and every backoff sleep runs under `bounded(operation)`, which is the only user of
 `asyncio.timeout_at` in the package. Imports only the standard library and `errors`.
 """
 
@@ -17,7 +17,7 @@ from .errors import DeadlineExceeded, ValidationError
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["applied", "current_deadline", "deadline", "detached_context", "remaining"]
+__all__ = ["bounded", "current_deadline", "deadline", "detached_context", "remaining"]
 
 _DEADLINE: Final[ContextVar[float | None]] = ContextVar("aiotheory_deadline", default=None)
 
@@ -90,11 +90,13 @@ class deadline:  # lowercase: used as `async with deadline(seconds=2)`, like asy
         self.__exit__(et, e, tb)
 
 
-class applied:  # lowercase: a context manager named for what it does
-    """Run the enclosed await under the current deadline, raising DeadlineExceeded(operation) on expiry.
+class bounded:  # lowercase: a context manager named for what it does, like asyncio.timeout
+    """Bound the enclosed await by the current deadline scope, and name `operation` when it ends it.
 
-    Outside any deadline scope it costs one contextvar read. `outcome_unknown` marks writes whose
-    request may already have left when the deadline struck.
+    On entry past the deadline it raises DeadlineExceeded(operation) before anything runs (the outcome
+    is known: nothing was sent). On expiry inside the block it cancels the await and raises
+    DeadlineExceeded(operation, outcome_unknown=outcome_unknown): a write whose request may already
+    have left says so. Outside any deadline scope it costs one contextvar read and bounds nothing.
     """
 
     __slots__ = ("_cm", "_operation", "_unknown")

@@ -1,8 +1,10 @@
-"""Query and Scan builders: key conditions, filters, projections, indexes, pages with cursors, parallel scan.
+"""Query and Scan builders: key conditions, filters, projections, indexes, pages with cursors.
 
 Builders are immutable and check each argument when the method is called; nothing is sent until a builder
-is awaited (`page`, `first`, `count`) or iterated. Every page fetch goes through `DB._call`, so the deadline
-scope and retries apply. anyio (about 35 ms to import) is loaded only when a parallel scan starts.
+is awaited (`page`, `first`, `count`) or iterated. Every page fetch goes through the DB's requester (the
+one call function), so the deadline scope and retries apply. A parallel scan runs in `_parallel`
+(`ParallelScan`, `ScanStream`, re-exported here), which loads anyio (about 35 ms to import) only when
+one starts.
 
 Projections build partial models, never failing on a required field left out: only the projected fields
 are set (one the item lacks reads as its default, as in a full decode); a field that was not projected is
@@ -17,21 +19,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from . import _codec_compile as _cc
-from .cursor import ReadOperation, SortOrder, decode_cursor, encode_cursor
+from ._parallel import ParallelScan, ScanStream
+from .cursor import ReadOperation, SortOrder, checked_secret, decode_cursor, encode_cursor
 from .errors import ValidationError
-from .expr import Attr, Condition, Params, Raw, render_condition, render_key_condition, render_projection
+from .expr import Attr, Condition, Params, render_condition, render_key_condition, render_projection
+from .expr._keys import analyse_key_condition, attribute_heads
 from .model import Model, schema_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
-    from types import TracebackType
     from typing import Self
 
-    from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-
+    from ._requester import Requester
     from ._types import AttributeValue, Item, Payload
-    from .db import DB
     from .model import IndexSchema, KeyAttr, TableSchema
 
 __all__ = ["Page", "ParallelScan", "Query", "Scan", "ScanStream"]
@@ -40,9 +40,8 @@ M = TypeVar("M", bound=Model)
 
 #: "TotalSegments: Minimum value of 1. Maximum value of 1000000."
 _MAX_SEGMENTS: Final = 1_000_000
-#: Parallel scan requests in flight when the caller does not say.
-#: HMAC keys shorter than this are refused: a short secret makes forged cursors cheap to find.
-_MIN_SECRET: Final = 16
+#: Parallel scan requests in flight when neither the caller nor the DB says.
+_SCAN_CONCURRENCY: Final = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,36 +56,6 @@ class Page(Generic[M]):
     items: list[M]
     cursor: str | None
     scanned: int = 0
-
-
-class _Recorder(Params):
-    """Params that also notes every path's first name and the first value rendered after each name.
-
-    `Params.path` is the one place every attribute path is rendered, so this sees what a condition reads
-    without walking the node classes; a key condition renders `pk = :v`, so the value after `pk` is the
-    partition the query reads. Raw conditions bring their own names and are not seen.
-    """
-
-    __slots__ = ("_last", "after", "heads")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.heads: set[str] = set()
-        self.after: dict[str, AttributeValue] = {}
-        self._last: str | None = None
-
-    def path(self, path: tuple[str | int, ...]) -> str:
-        head = path[0]
-        if isinstance(head, str):
-            self.heads.add(head)
-            self._last = head
-        return super().path(path)
-
-    def value(self, av: AttributeValue) -> str:
-        if self._last is not None:
-            self.after.setdefault(self._last, av)
-            self._last = None
-        return super().value(av)
 
 
 class _Partial:
@@ -138,16 +107,6 @@ class _Partial:
         return obj
 
 
-def _secret_bytes(secret: object) -> bytes:
-    if isinstance(secret, str):
-        secret = secret.encode()
-    if not isinstance(secret, bytes):
-        raise ValidationError("a cursor secret is bytes or str")
-    if len(secret) < _MIN_SECRET:
-        raise ValidationError(f"a cursor secret needs at least {_MIN_SECRET} bytes")
-    return secret
-
-
 def _positive(what: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValidationError(f"{what} must be a positive int")
@@ -161,19 +120,19 @@ class _Read(Generic[M]):
 
     __slots__ = (
         "_consistent",
-        "_db",
         "_decode",
         "_filter",
         "_index",
         "_limit",
         "_page_size",
         "_projection",
+        "_requester",
         "_schema",
         "_secret",
     )
 
-    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
-        self._db = db
+    def __init__(self, requester: Requester, model: type[M], *, secret: bytes | str | None = None) -> None:
+        self._requester = requester
         self._schema: TableSchema[M] = schema_of(model)
         self._index: IndexSchema | None = None
         self._filter: Condition | None = None
@@ -182,7 +141,7 @@ class _Read(Generic[M]):
         self._consistent = False
         self._limit: int | None = None
         self._page_size: int | None = None
-        self._secret = None if secret is None else _secret_bytes(secret)
+        self._secret = None if secret is None else checked_secret(secret)
 
     # ------------------------------------------------------------------------------------ builders
 
@@ -267,7 +226,7 @@ class _Read(Generic[M]):
     def signed(self, secret: bytes | str) -> Self:
         """Sign the cursors returned (HMAC-SHA256) and accept only cursors signed with `secret`."""
         new = self._copy()
-        new._secret = _secret_bytes(secret)
+        new._secret = checked_secret(secret)
         return new
 
     # ---------------------------------------------------------------------------------- validation
@@ -323,7 +282,7 @@ class _Read(Generic[M]):
     def _payload(self, *, count: bool) -> Payload:
         """The request without Limit or ExclusiveStartKey: rendered once per page(), count() or iteration."""
         params = Params()
-        payload: Payload = {"TableName": self._db.table_prefix + self._schema.table}
+        payload: Payload = {"TableName": self._requester.table_prefix + self._schema.table}
         if self._index is not None:
             payload["IndexName"] = self._index.name
         self._add_key(payload, params)
@@ -353,7 +312,7 @@ class _Read(Generic[M]):
             index=None if index is None else index.name,
             sort=self._sort(),
             key_types=self._key_types(),
-            table=self._db.table_prefix + self._schema.table,
+            table=self._requester.table_prefix + self._schema.table,
             operation=self._operation,
         )
         return decoded.last_key
@@ -367,7 +326,7 @@ class _Read(Generic[M]):
             index=None if index is None else index.name,
             sort=self._sort(),
             secret=self._secret,
-            table=self._db.table_prefix + self._schema.table,
+            table=self._requester.table_prefix + self._schema.table,
             operation=self._operation,
         )
 
@@ -392,7 +351,7 @@ class _Read(Generic[M]):
             request["Limit"] = _positive("page size", size)
         if cursor is not None:
             request["ExclusiveStartKey"] = self._start_key(cursor)
-        reply = await self._db._call(self._operation, request)
+        reply = await self._requester.send(self._operation, request)
         decode = self._decode
         items = [decode(raw) for raw in reply.get("Items", ())]
         cursor = self._cursor(reply.get("LastEvaluatedKey"))
@@ -407,7 +366,7 @@ class _Read(Generic[M]):
         elif self._filter is None:
             request["Limit"] = 1
         while True:
-            reply = await self._db._call(self._operation, request)
+            reply = await self._requester.send(self._operation, request)
             items = reply.get("Items")
             if items:
                 return self._decode(items[0])
@@ -425,7 +384,7 @@ class _Read(Generic[M]):
         start: Item | None = None
         while True:
             request = self._next_request(payload, start, None if limit is None else limit - total)
-            reply = await self._db._call(self._operation, request)
+            reply = await self._requester.send(self._operation, request)
             total += int(reply.get("Count", 0))
             start = reply.get("LastEvaluatedKey")
             if limit is not None and total >= limit:
@@ -455,12 +414,12 @@ class _Read(Generic[M]):
     async def _iterate(self) -> AsyncIterator[M]:
         payload = self._payload(count=False)
         decode = self._decode
-        call = self._db._call
+        send = self._requester.send
         operation = self._operation
         remaining = self._limit
         start: Item | None = None
         while True:
-            reply = await call(operation, self._next_request(payload, start, remaining))
+            reply = await send(operation, self._next_request(payload, start, remaining))
             for raw in reply.get("Items", ()):
                 yield decode(raw)
                 if remaining is not None:
@@ -499,8 +458,8 @@ class Query(_Read[M]):
 
     __slots__ = ("_forward", "_key", "_partition")
 
-    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
-        super().__init__(db, model, secret=secret)
+    def __init__(self, requester: Requester, model: type[M], *, secret: bytes | str | None = None) -> None:
+        super().__init__(requester, model, secret=secret)
         self._key: Condition | None = None
         self._partition: AttributeValue | None = None
         self._forward = True
@@ -546,18 +505,12 @@ class Query(_Read[M]):
         if key is None:
             return
         pk, sk = self._key_attrs()
-        params = _Recorder()
-        text = render_key_condition(key, params, pk=pk.stored, sk=None if sk is None else sk.stored)
-        if isinstance(key, Raw):
-            self._partition = None
-            return
-        if sk is not None and sk.type == "N":
-            placeholder = next((p for p, name in params.names.items() if name == sk.stored), None)
-            if placeholder is not None and f"begins_with({placeholder}," in text:
-                raise ValidationError(
-                    f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric"
-                )
-        partition = params.after.get(pk.stored)
+        sk_name = None if sk is None else sk.stored
+        found = analyse_key_condition(key, pk=pk.stored, sk=sk_name)
+        render_key_condition(key, Params(), pk=pk.stored, sk=sk_name)  # 4 KB limit, now rather than at send
+        if sk is not None and sk.type == "N" and found.sort == "begins_with":
+            raise ValidationError(f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric")
+        partition = found.partition
         if partition is not None and partition.get(pk.type) == "":
             raise ValidationError(
                 f"{self._schema.model.__name__}.{pk.field}: DynamoDB does not accept an empty partition "
@@ -569,11 +522,11 @@ class Query(_Read[M]):
         """DynamoDB: "A filter expression cannot contain partition key or sort key attributes"."""
         if self._filter is None:
             return
-        params = _Recorder()
-        render_condition(self._filter, params)
+        render_condition(self._filter, Params())  # 4 KB limit, now rather than at send time
+        heads = attribute_heads(self._filter)
         pk, sk = self._key_attrs()
         for attr in (pk, sk):
-            if attr is not None and attr.stored in params.heads:
+            if attr is not None and attr.stored in heads:
                 raise ValidationError(
                     f"a Query filter cannot test the key attribute {attr.field!r}; put it in key() instead"
                 )
@@ -615,11 +568,19 @@ class Scan(_Read[M]):
 
     _operation: ClassVar[ReadOperation] = "Scan"
 
-    __slots__ = ("_segment",)
+    __slots__ = ("_concurrency", "_segment")
 
-    def __init__(self, db: DB, model: type[M], *, secret: bytes | str | None = None) -> None:
-        super().__init__(db, model, secret=secret)
+    def __init__(
+        self,
+        requester: Requester,
+        model: type[M],
+        *,
+        secret: bytes | str | None = None,
+        concurrency: int = _SCAN_CONCURRENCY,
+    ) -> None:
+        super().__init__(requester, model, secret=secret)
         self._segment: tuple[int, int] | None = None
+        self._concurrency = concurrency
 
     def segment(self, segment: int, total: int) -> Self:
         """Scan one segment of `total` (for spreading a scan over workers; cursors continue the segment)."""
@@ -646,10 +607,16 @@ class Scan(_Read[M]):
         segments = _positive("segments", segments)
         if segments > _MAX_SEGMENTS:
             raise ValidationError(f"DynamoDB allows at most {_MAX_SEGMENTS} segments")
-        limit = (
-            self._db.sizing.scan_concurrency if concurrency is None else _positive("concurrency", concurrency)
+        limit = self._concurrency if concurrency is None else _positive("concurrency", concurrency)
+        return ParallelScan(
+            self._requester,
+            self._payload(count=False),
+            self._decode,
+            page_size=self._page_size,
+            limit=self._limit,
+            segments=segments,
+            concurrency=min(limit, segments),
         )
-        return ParallelScan(self, segments, min(limit, segments))
 
     def _add_options(self, payload: Payload) -> None:
         if self._segment is not None:
@@ -657,126 +624,3 @@ class Scan(_Read[M]):
 
     def _repr_parts(self) -> list[str]:
         return [] if self._segment is None else [f"segment={self._segment[0]}/{self._segment[1]}"]
-
-    async def _run_segment(
-        self,
-        payload: Payload,
-        segment: int,
-        total: int,
-        send: MemoryObjectSendStream[list[M]],
-        limiter: Any,
-    ) -> None:
-        base: Payload = {**payload, "Segment": segment, "TotalSegments": total}
-        if self._page_size is not None:
-            base["Limit"] = self._page_size
-        decode = self._decode
-        call = self._db._call
-        request = base
-        while True:
-            async with limiter:
-                reply = await call("Scan", request)
-            raws = reply.get("Items")
-            if raws:
-                await send.send([decode(raw) for raw in raws])
-            start = reply.get("LastEvaluatedKey")
-            if start is None:
-                break
-            request = {**base, "ExclusiveStartKey": start}
-        # Closed only on success: the stream ends when every segment finished, so a failed segment can
-        # never look like the end of the table (ParallelScan closes the others on exit).
-        send.close()
-
-
-class ScanStream(Generic[M]):
-    """A running parallel scan's items as they arrive; ends when all segments are done or at the limit."""
-
-    __slots__ = ("_buffer", "_end", "_pos", "_receive", "_remaining")
-
-    def __init__(
-        self, receive: MemoryObjectReceiveStream[list[M]], limit: int | None, end: type[Exception]
-    ) -> None:
-        self._receive = receive
-        self._buffer: list[M] = []
-        self._pos = 0
-        self._remaining = limit
-        self._end = end
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> M:
-        if self._remaining == 0:
-            raise StopAsyncIteration
-        while self._pos >= len(self._buffer):
-            try:
-                self._buffer = await self._receive.receive()
-            except self._end:
-                raise StopAsyncIteration from None
-            self._pos = 0
-        item = self._buffer[self._pos]
-        self._pos += 1
-        if self._remaining is not None:
-            self._remaining -= 1
-        return item
-
-
-class ParallelScan(Generic[M]):
-    """A parallel scan's scope: `async with` starts the segments, leaving the block cancels what is left."""
-
-    __slots__ = ("_concurrency", "_group", "_receive", "_scan", "_segments", "_sends")
-
-    def __init__(self, scan: Scan[M], segments: int, concurrency: int) -> None:
-        self._scan = scan
-        self._segments = segments
-        self._concurrency = concurrency
-        self._group: TaskGroup | None = None
-        self._receive: MemoryObjectReceiveStream[list[M]] | None = None
-        self._sends: list[MemoryObjectSendStream[list[M]]] = []
-
-    async def __aenter__(self) -> ScanStream[M]:
-        import anyio
-
-        if self._group is not None:
-            raise ValidationError("this parallel scan is already running; call parallel() again for another")
-        scan = self._scan
-        payload = scan._payload(count=False)  # ValidationError here, before any task starts
-        # A bounded buffer: segments wait for a slow consumer instead of holding the whole table in memory.
-        send, receive = anyio.create_memory_object_stream[list[M]](max_buffer_size=self._concurrency)
-        limiter = anyio.CapacityLimiter(self._concurrency)
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        self._receive = receive
-        with send:
-            for segment in range(self._segments):
-                clone = send.clone()
-                self._sends.append(clone)
-                group.start_soon(scan._run_segment, payload, segment, self._segments, clone, limiter)
-        return ScanStream(receive, scan._limit, anyio.EndOfStream)
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        group, receive = self._group, self._receive
-        self._group = self._receive = None
-        if group is None or receive is None:
-            return False
-        group.cancel_scope.cancel()  # whatever is still running is no longer wanted
-        receive.close()
-        try:
-            return await group.__aexit__(et, e, tb)
-        except BaseExceptionGroup as exc:
-            raise _first_error(exc) from None
-        finally:
-            sends, self._sends = self._sends, []
-            for send in sends:
-                send.close()
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error a segment raised, out of anyio's group (cancellations of the others are not errors)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        return exc
-    return group

@@ -1,8 +1,8 @@
 """Transactions: writes recorded by a `Transaction` and sent as one TransactWriteItems, and TransactGetItems.
 
 Recording is sync and checks DynamoDB's rules at once (100 actions, one action per item); the commit
-goes through the DB's one call function with an idempotency token. Knows models, expressions and the
-DB facade; knows nothing of HTTP.
+goes through the requester's one call function with an idempotency token. Knows models, expressions,
+the write rules (`_writes`) and the requester; never the DB facade, and nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
+from ._writes import create_guard, stamped, update_plan, version_guard
 from .batch import key_id, key_item
-from .db import _update_plan, _version_guard
 from .errors import CancellationReason, TransactionCanceled, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
 from .model import Model, schema_of
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from types import TracebackType
 
+    from ._requester import Requester
     from ._types import Item, Payload
-    from .db import DB
     from .model import TableSchema
 
 __all__ = ["MAX_TRANSACT_ITEMS", "Transaction", "TransactionAction", "transact_get"]
@@ -82,12 +82,12 @@ class Transaction:
     processes idempotent too.
     """
 
-    __slots__ = ("_actions", "_db", "_keys", "_payloads", "_state", "token")
+    __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_state", "token")
 
-    def __init__(self, db: DB, *, token: str | None = None) -> None:
+    def __init__(self, requester: Requester, *, token: str | None = None) -> None:
         if token is not None and not 1 <= len(token) <= 36:
             raise ValidationError("a ClientRequestToken has 1 to 36 characters")
-        self._db = db
+        self._requester = requester
         self.token = token if token is not None else str(uuid.uuid4())
         self._actions: list[TransactionAction] = []
         self._payloads: list[Payload] = []
@@ -104,16 +104,15 @@ class Transaction:
     def put(self, item: M, *, condition: Condition | None = None) -> M:
         """Record a put; returns `item` as it will be written (UpdatedAt set, CreatedAt kept or set)."""
         schema = schema_of(type(item))
-        written = self._db._stamped(item, schema, creating=False)
+        written = stamped(item, schema, self._requester.clock, creating=False)
         self._add_put("put", schema, written, condition)
         return written
 
     def create(self, item: M, *, condition: Condition | None = None) -> M:
         """Record a put that fails the transaction if the key holds an item; Version written as 0."""
         schema = schema_of(type(item))
-        written = self._db._stamped(item, schema, creating=True)
-        guard: Condition = Attr((schema.pk.stored,)).not_exists()
-        self._add_put("create", schema, written, guard if condition is None else guard & condition)
+        written = stamped(item, schema, self._requester.clock, creating=True)
+        self._add_put("create", schema, written, create_guard(schema, condition))
         return written
 
     def update(
@@ -125,7 +124,7 @@ class Transaction:
         with no old item).
         """
         schema = schema_of(type(item))
-        actions, guard = _update_plan(schema, item, updates, condition, upsert, self._db._clock)
+        actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock)
         key = schema.key_of(item)
         params = Params()
         body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
@@ -151,7 +150,7 @@ class Transaction:
             schema = schema_of(type(target))
             key = schema.key_of(target)
             item = target
-            guard = _version_guard(schema, target, condition)
+            guard = version_guard(schema, target, condition)
         else:
             if pk is _MISSING:
                 raise ValidationError("tx.delete(Model, ...) needs the key: tx.delete(Model, pk[, sk])")
@@ -203,7 +202,7 @@ class Transaction:
             raise ValidationError("this transaction was already sent; start a new one")
         if kind == "check" and guard is None:
             raise ValidationError("a condition check needs a condition")
-        table = self._db.table_prefix + schema.table
+        table = self._requester.table_prefix + schema.table
         if len(self._actions) >= MAX_TRANSACT_ITEMS:
             raise ValidationError(f"TransactWriteItems: at most {MAX_TRANSACT_ITEMS} actions per transaction")
         ident = (table, key_id(schema, key))
@@ -255,7 +254,7 @@ class Transaction:
             return
         payload: Payload = {"TransactItems": self._payloads, "ClientRequestToken": self.token}
         try:
-            await self._db._call("TransactWriteItems", payload)
+            await self._requester.send("TransactWriteItems", payload)
         except TransactionCanceled as exc:
             raise _linked(exc, self._actions) from None
 
@@ -294,7 +293,7 @@ def _target(target: object) -> tuple[TableSchema[Any], Item]:
 
 
 async def transact_get(
-    db: DB,
+    requester: Requester,
     model: type[Model] | None,
     keys: Iterable[object],
     *,
@@ -326,7 +325,7 @@ async def transact_get(
     items: list[Payload] = []
     seen: set[tuple[str, tuple[object, ...]]] = set()
     for schema, key in targets:
-        table = db.table_prefix + schema.table
+        table = requester.table_prefix + schema.table
         ident = (table, key_id(schema, key))
         if ident in seen:
             raise ValidationError(f"TransactGetItems: one item of {table} is read twice")
@@ -334,7 +333,7 @@ async def transact_get(
         items.append({"Get": {"TableName": table, "Key": key, **shown}})
     if not items:
         return []
-    reply = await db._call("TransactGetItems", {"TransactItems": items})
+    reply = await requester.send("TransactGetItems", {"TransactItems": items})
     out: list[Any] = []
     for (schema, _), response in zip(targets, reply.get("Responses") or [], strict=True):
         raw = response.get("Item")

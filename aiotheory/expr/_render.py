@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Final
 from aiotheory.errors import ValidationError
 
 from ._attr import Attr
+from ._keys import analyse_key_condition
 from ._limits import MAX_EXPRESSION_BYTES, MAX_OPERATORS, OPERATOR_FREE_BYTES
-from ._nodes import CLAUSES, And, Between, Call, Compare, Condition, Raw, Update, Value
+from ._nodes import CLAUSES, Condition, Raw, Update
 from ._params import path_text
 
 if TYPE_CHECKING:
@@ -92,52 +93,10 @@ def render_key_condition(cond: Condition, params: Params, *, pk: str, sk: str | 
     Raises:
         ValidationError: anything DynamoDB does not accept as a key condition, or over 4 KB.
     """
+    analyse_key_condition(cond, pk=pk, sk=sk)
     if isinstance(cond, Raw):
         return render_condition(cond, params)
-    if not isinstance(cond, Condition):
-        raise ValidationError(f"expected a Condition, got {type(cond).__name__}")
-    parts = cond.items if isinstance(cond, And) else (cond,)
-    has_pk = has_sk = False
-    for part in parts:
-        if _is_key_test(part, pk, pk_only=True):
-            if has_pk:
-                raise ValidationError(f"key condition tests the partition key {pk!r} twice")
-            has_pk = True
-        elif sk is not None and _is_key_test(part, sk, pk_only=False):
-            if has_sk:
-                raise ValidationError(f"key condition tests the sort key {sk!r} twice")
-            has_sk = True
-        else:
-            expected = f"{pk} = value" + ("" if sk is None else f" and optionally one test on {sk}")
-            raise ValidationError(f"key condition part {part} is not allowed; expected {expected}")
-    if not has_pk:
-        raise ValidationError(f"key condition must test the partition key {pk!r} with =")
     return _checked("key condition expression", cond._render(params), operators=True)
-
-
-def _is_key_test(part: Condition, name: str, *, pk_only: bool) -> bool:
-    path = (name,)
-    if isinstance(part, Compare):
-        allowed = part.op == "=" if pk_only else part.op in _SORT_KEY_OPS
-        return (
-            allowed
-            and isinstance(part.left, Attr)
-            and part.left.path == path
-            and isinstance(part.right, Value)
-        )
-    if pk_only:
-        return False
-    if isinstance(part, Between):
-        return (
-            isinstance(part.operand, Attr)
-            and part.operand.path == path
-            and isinstance(part.low, Value)
-            and isinstance(part.high, Value)
-        )
-    return isinstance(part, Call) and part.function == "begins_with" and part.path == path
-
-
-_SORT_KEY_OPS: Final = frozenset({"=", "<", "<=", ">", ">="})
 
 
 def render_update(actions: Sequence[Update], params: Params) -> str:

@@ -64,5 +64,3 @@ def test_decode_reads_golden_cursor_back(case: dict[str, Any]) -> None:
         operation=case.get("operation", "Query"),
     )
     assert decoded.last_key == case["lastKey"]
-    assert decoded.index == case.get("index")
-    assert decoded.sort == case["sort"]

@@ -52,7 +52,7 @@ async def test_validation_exception_code(db: DB, make_table) -> None:
     await make_table(Thing)
     # a key that does not match the schema is caught by the engine, not by us (raw payload)
     with pytest.raises(AwsError) as info:
-        await db._call("GetItem", {"TableName": db.table_name(Thing), "Key": {"nope": {"S": "1"}}})
+        await db.raw("GetItem", {"TableName": db.table_name(Thing), "Key": {"nope": {"S": "1"}}})
     assert info.value.code == "ValidationException" and info.value.status == 400
 
 

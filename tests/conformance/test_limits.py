@@ -42,7 +42,7 @@ class Blob(Model, table="limits"):
 
 
 async def _raw_put(db: DB, item: dict[str, object]) -> None:
-    await db._call("PutItem", {"TableName": db.table_name(Blob), "Item": item})
+    await db.raw("PutItem", {"TableName": db.table_name(Blob), "Item": item})
 
 
 def _item_of_size(total: int) -> dict[str, dict[str, str]]:
@@ -158,7 +158,7 @@ async def test_engine_operator_limit_matches_count_operators(db: DB, make_table,
 async def _engine_accepts(db: DB, payload: dict[str, object]) -> bool:
     """True when DynamoDB runs the scan, False when it refuses it for too many operators."""
     try:
-        await db._call("Scan", payload)
+        await db.raw("Scan", payload)
     except AwsValidationError as exc:
         if "too many operators" in exc.message:
             return False
@@ -278,7 +278,7 @@ async def _scan_refusal(db: DB, expression: str) -> str | None:
         "ExpressionAttributeNames": {"#a": "data"},
     }
     try:
-        await db._call("Scan", payload)
+        await db.raw("Scan", payload)
     except AwsValidationError as exc:
         message = exc.message
     else:
@@ -298,7 +298,7 @@ async def test_engine_rejects_empty_names_as_codec_and_attr_do(db: DB, make_tabl
         await _raw_put(db, {"id": {"S": "k"}, "m": {"M": {"": {"S": "x"}}}})
     assert info.value.code == "ValidationException"
     with pytest.raises(AwsError) as info:
-        await db._call(
+        await db.raw(
             "Scan",
             {
                 "TableName": db.table_name(Blob),
@@ -315,7 +315,7 @@ async def test_engine_rejects_empty_partition_key_in_query_as_query_does(db: DB,
     with pytest.raises(ValidationError, match="empty partition key"):
         db.query(Blob).key(F(Blob.id) == "")
     with pytest.raises(AwsError) as info:
-        await db._call(
+        await db.raw(
             "Query",
             {
                 "TableName": db.table_name(Blob),

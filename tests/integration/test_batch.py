@@ -54,7 +54,7 @@ async def _scan(db: DB, model: type[Model], **extra: object) -> list[Payload]:
     payload: Payload = {"TableName": db.table_name(model), "ConsistentRead": True, **extra}
     pages: list[Payload] = []
     while True:
-        reply = await db._call("Scan", payload)
+        reply = await db.raw("Scan", payload)
         pages.append(reply)
         last = reply.get("LastEvaluatedKey")
         if not last:

@@ -74,7 +74,7 @@ async def timed(db: DB) -> AsyncIterator[tuple[DB, Clock]]:
 
 
 async def _raw(db: DB, model: type[Model], key: Item) -> Item:
-    reply = await db._call("GetItem", {"TableName": db.table_name(model), "Key": key, "ConsistentRead": True})
+    reply = await db.raw("GetItem", {"TableName": db.table_name(model), "Key": key, "ConsistentRead": True})
     item: Item = reply["Item"]
     return item
 

@@ -7,8 +7,22 @@ from typing import Annotated
 
 import pytest
 
-from aiotheory import DB, PK, SK, ConditionFailed, ItemNotFound, Model, UpdatedAt, ValidationError, Version
-from aiotheory.testing import FakeTransport, RecordingTransport
+from aiotheory import (
+    DB,
+    PK,
+    SK,
+    ConditionFailed,
+    ItemNotFound,
+    Model,
+    OutcomeUnknown,
+    UpdatedAt,
+    ValidationError,
+    Version,
+)
+from aiotheory._tables import POLL_INTERVAL
+from aiotheory.errors import from_response
+from aiotheory.retries import RetryPolicy
+from aiotheory.testing import FakeTransport, FaultTransport, LostReply, RecordingTransport
 
 
 class Payment(Model, table="payments"):
@@ -251,3 +265,81 @@ async def test_replace_payload_conditions_on_the_version_read() -> None:
     assert payload["ConditionExpression"] == "#n0 = :v0"
     assert payload["ExpressionAttributeNames"] == {"#n0": "version"}
     assert payload["ExpressionAttributeValues"] == {":v0": {"N": "4"}}
+
+
+# ------------------------------------------------------------------------------------------ raw
+
+
+async def test_raw_sends_the_payload_as_given_when_the_db_has_a_table_prefix() -> None:
+    reply = {"Item": {"partner_id": {"S": "p1"}, "id": {"S": "x"}}}
+    db, recorder = _db(reply)
+    payload = {"TableName": "payments", "Key": {"partner_id": {"S": "p1"}, "id": {"S": "x"}}}
+    got = await db.raw("GetItem", payload)
+    assert got == reply
+    assert recorder.calls == [("GetItem", payload)]  # no "dev_" prefix, nothing added
+
+
+async def test_raw_resends_when_a_read_lost_its_reply() -> None:
+    fake = FakeTransport({"Count": 0}, {"Count": 3})
+    db = DB(transport=FaultTransport(fake, LostReply("Scan")), region="us-east-1")
+    assert await db.raw("Scan", {"TableName": "t", "Select": "COUNT"}) == {"Count": 3}
+    assert fake.operations == ["Scan", "Scan"]
+
+
+async def test_raw_raises_outcome_unknown_when_an_update_lost_its_reply() -> None:
+    fake = FakeTransport({"Attributes": {}})
+    db = DB(transport=FaultTransport(fake, LostReply("UpdateItem")), region="us-east-1")
+    key = {"partner_id": {"S": "p1"}, "id": {"S": "x"}}
+    payload = {"TableName": "t", "Key": key, "UpdateExpression": "ADD #n :v"}
+    with pytest.raises(OutcomeUnknown) as info:
+        await db.raw("UpdateItem", payload | {"ExpressionAttributeNames": {"#n": "n"}})
+    assert info.value.key == key
+    assert fake.operations == ["UpdateItem"]  # never resent
+
+
+async def test_raw_raises_the_mapped_error_when_dynamodb_refuses() -> None:
+    refusal = from_response(
+        "PutItem", 400, {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}
+    )
+    db, _ = _db(refusal)
+    with pytest.raises(ConditionFailed):
+        await db.raw(
+            "PutItem", {"TableName": "t", "Item": {}, "ConditionExpression": "attribute_not_exists(pk)"}
+        )
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+async def test_wait_until_active_polls_with_the_retry_policy_sleep_when_the_table_is_creating() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    creating = {"Table": {"TableStatus": "CREATING"}}
+    index_creating = {
+        "Table": {"TableStatus": "ACTIVE", "GlobalSecondaryIndexes": [{"IndexStatus": "CREATING"}]}
+    }
+    active = {"Table": {"TableStatus": "ACTIVE", "GlobalSecondaryIndexes": [{"IndexStatus": "ACTIVE"}]}}
+    recorder = RecordingTransport(FakeTransport(creating, index_creating, active))
+    db = DB(transport=recorder, region="us-east-1", table_prefix="dev_", retry=RetryPolicy(sleep=sleep))
+    await db.wait_until_active(Payment)
+    assert slept == [POLL_INTERVAL, POLL_INTERVAL]
+    assert recorder.calls == [("DescribeTable", {"TableName": "dev_payments"})] * 3
+
+
+async def test_delete_table_polls_until_the_table_is_gone_when_waiting() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    gone = from_response(
+        "DescribeTable", 400, {"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"}
+    )
+    fake = FakeTransport({}, {"Table": {"TableStatus": "DELETING"}}, gone)
+    db = DB(transport=fake, region="us-east-1", retry=RetryPolicy(sleep=sleep))
+    await db.delete_table(Payment)
+    assert fake.operations == ["DeleteTable", "DescribeTable", "DescribeTable"]
+    assert slept == [POLL_INTERVAL]

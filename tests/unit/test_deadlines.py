@@ -1,4 +1,4 @@
-"""The deadline scope and `applied` (aiotheory/deadlines.py), driven through fakes at the transport seam."""
+"""The deadline scope and `bounded` (aiotheory/deadlines.py), driven through fakes at the transport seam."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from aiotheory._call import call
-from aiotheory.deadlines import applied, current_deadline, deadline, detached_context, remaining
+from aiotheory.deadlines import bounded, current_deadline, deadline, detached_context, remaining
 from aiotheory.errors import DeadlineExceeded, ValidationError
 from aiotheory.retries import RetryPolicy
 from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, Stall
@@ -26,12 +26,15 @@ def test_no_deadline_outside_any_scope() -> None:
     assert remaining() is None
 
 
-async def test_deadline_sets_and_restores_the_scope() -> None:
-    async with deadline(seconds=5) as scope:
-        assert current_deadline() == scope.when
+async def test_deadline_sets_the_scope_seconds_from_now_and_restores_it_when_left() -> None:
+    before = time.monotonic()
+    async with deadline(seconds=5):
+        at = current_deadline()
         left = remaining()
-        assert left is not None
-        assert 0 < left <= 5
+    after = time.monotonic()
+    assert at is not None and left is not None
+    assert before + 5 <= at <= after + 5
+    assert 0 < left <= 5
     assert current_deadline() is None
 
 
@@ -41,19 +44,21 @@ def test_deadline_is_also_a_sync_context_manager() -> None:
     assert current_deadline() is None
 
 
-async def test_nested_deadline_keeps_the_earlier_outer_deadline() -> None:
-    async with deadline(seconds=10) as outer:
-        async with deadline(seconds=1000):
-            assert current_deadline() == outer.when
-        assert current_deadline() == outer.when
+async def test_nested_deadline_keeps_the_outer_deadline_when_the_inner_is_later() -> None:
+    async with deadline(at=100.0):
+        async with deadline(at=500.0) as inner:
+            assert current_deadline() == 100.0
+            assert inner.when == 100.0
+        assert current_deadline() == 100.0
+    assert current_deadline() is None
 
 
-async def test_nested_deadline_shortens_when_the_inner_is_earlier() -> None:
-    async with deadline(seconds=1000) as outer:
-        outer_at = outer.when
-        async with deadline(seconds=1) as inner:
-            assert current_deadline() == inner.when < outer_at
-        assert current_deadline() == outer_at
+async def test_nested_deadline_shortens_the_scope_when_the_inner_is_earlier() -> None:
+    async with deadline(at=500.0):
+        async with deadline(at=100.0):
+            assert current_deadline() == 100.0
+        assert current_deadline() == 500.0
+    assert current_deadline() is None
 
 
 def test_deadline_when_reports_the_effective_deadline() -> None:
@@ -90,7 +95,7 @@ async def test_detached_context_has_no_deadline_when_made_inside_a_scope() -> No
 
 async def test_applied_raises_deadline_exceeded_naming_the_operation() -> None:
     with pytest.raises(DeadlineExceeded) as info:
-        async with deadline(seconds=_TINY), applied("GetItem"):
+        async with deadline(seconds=_TINY), bounded("GetItem"):
             await _forever()
     assert info.value.operation == "GetItem"
     assert not info.value.outcome_unknown
@@ -100,7 +105,7 @@ async def test_applied_raises_deadline_exceeded_naming_the_operation() -> None:
 
 
 async def test_applied_does_nothing_outside_a_scope() -> None:
-    async with applied("GetItem"):
+    async with bounded("GetItem"):
         result = await _answer()
     assert result == 42
 
@@ -113,7 +118,7 @@ async def test_applied_leaves_other_timeouts_alone() -> None:
     # A caller's own asyncio timeout that fires first is theirs, not a DeadlineExceeded.
     async with deadline(seconds=60):
         with pytest.raises(TimeoutError) as info:
-            async with asyncio.timeout(_TINY), applied("GetItem"):
+            async with asyncio.timeout(_TINY), bounded("GetItem"):
                 await _forever()
     assert type(info.value) is TimeoutError
 
@@ -121,7 +126,7 @@ async def test_applied_leaves_other_timeouts_alone() -> None:
 async def test_applied_raises_before_entering_when_the_deadline_has_passed() -> None:
     entered = False
     with pytest.raises(DeadlineExceeded) as info:
-        async with deadline(at=time.monotonic() - 1), applied("PutItem", outcome_unknown=True):
+        async with deadline(at=time.monotonic() - 1), bounded("PutItem", outcome_unknown=True):
             entered = True
     assert not entered
     assert not info.value.outcome_unknown  # nothing was sent, so nothing can have been applied

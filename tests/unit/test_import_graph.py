@@ -19,8 +19,6 @@ KNOWN_VIOLATIONS = frozenset(
     {
         # removed by issue 11's codec workstream (the codec/ package: no cross-module private names)
         "VIOLATION cycle aiotheory._codec_compile <-> aiotheory.codec",
-        # removed by issue 11's ops workstream (the requester seam and _writes: transact stops importing db)
-        "VIOLATION cycle aiotheory.db <-> aiotheory.transact",
     }
 )
 

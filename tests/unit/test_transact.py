@@ -23,7 +23,7 @@ from aiotheory import (
 )
 from aiotheory.errors import from_response
 from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, ServerFault
-from aiotheory.transact import Transaction, TransactionAction
+from aiotheory.transact import TransactionAction
 
 if TYPE_CHECKING:
     from aiotheory._types import Item
@@ -192,7 +192,7 @@ async def test_transaction_validates_arguments_when_recording() -> None:
     with pytest.raises(ValidationError):
         tx.delete(Entry, "a")  # sort key missing
     with pytest.raises(ValidationError):
-        Transaction(_db(FakeTransport()), token="x" * 37)
+        _db(FakeTransport()).transaction(token="x" * 37)
     assert tx.actions == ()
 
 

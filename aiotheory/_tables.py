@@ -1,0 +1,256 @@
+"""Table management: CreateTable from a model's schema, ensure/compare, describe, delete, and the waiters.
+
+The control plane behind `DB.create_table`, `ensure_table`, `describe_table`, `describe_ttl`,
+`delete_table` and `wait_until_active`, which delegate here. Every request goes through the requester's
+one call function; the polling waits use the retry policy's `sleep` (injectable) under the deadline
+scope. Knows models; knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from .deadlines import bounded
+from .errors import ResourceInUse, ResourceNotFound, TableSchemaMismatch
+from .model import Model, TableSchema, schema_of
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._requester import Requester
+    from ._types import Payload
+
+__all__ = [
+    "POLL_INTERVAL",
+    "StreamView",
+    "create_table",
+    "create_table_payload",
+    "delete_table",
+    "describe_table",
+    "describe_ttl",
+    "ensure_table",
+    "schema_differences",
+    "wait_until_active",
+]
+
+#: Seconds between DescribeTable polls while a table is being created or deleted.
+POLL_INTERVAL: Final = 0.05
+
+StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+
+
+def _name(requester: Requester, model: type[Model]) -> str:
+    return requester.table_prefix + schema_of(model).table
+
+
+async def create_table(
+    requester: Requester,
+    model: type[Model],
+    *,
+    stream: StreamView | None = None,
+    billing: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST",
+    capacity: tuple[int, int] = (5, 5),
+    wait: bool = True,
+) -> None:
+    """Create the model's table and enable TTL; see `DB.create_table`."""
+    schema = schema_of(model)
+    payload = create_table_payload(requester.table_prefix + schema.table, schema, stream, billing, capacity)
+    try:
+        await requester.send("CreateTable", payload)
+    except ResourceInUse as exc:
+        if not exc.outcome_unknown:
+            raise
+        # The first CreateTable's reply was lost and the resend found the table: ours.
+    if wait or schema.ttl is not None:
+        await wait_until_active(requester, model)
+    if schema.ttl is not None:
+        await _enable_ttl(requester, schema)
+
+
+async def _enable_ttl(requester: Requester, schema: TableSchema[Any]) -> None:
+    assert schema.ttl is not None
+    await requester.send(
+        "UpdateTimeToLive",
+        {
+            "TableName": requester.table_prefix + schema.table,
+            "TimeToLiveSpecification": {"Enabled": True, "AttributeName": schema.ttl.stored},
+        },
+    )
+
+
+async def ensure_table(requester: Requester, model: type[Model], *, stream: StreamView | None = None) -> bool:
+    """Create the table if it is missing, else compare it with the model; see `DB.ensure_table`."""
+    schema = schema_of(model)
+    try:
+        table = await describe_table(requester, model)
+    except ResourceNotFound:
+        await create_table(requester, model, stream=stream)
+        return True
+    differences = schema_differences(schema, table)
+    if schema.ttl is not None:
+        desc = await describe_ttl(requester, model)
+        status = desc.get("TimeToLiveStatus")
+        if status in (None, "DISABLED"):
+            await _enable_ttl(requester, schema)
+        elif desc.get("AttributeName") != schema.ttl.stored:
+            got = desc.get("AttributeName")
+            differences.append(f"TTL attribute is {got!r}, the model declares {schema.ttl.stored!r}")
+    if differences:
+        raise TableSchemaMismatch(requester.table_prefix + schema.table, differences)
+    if table.get("TableStatus") != "ACTIVE":
+        await wait_until_active(requester, model)
+    return False
+
+
+async def describe_ttl(requester: Requester, model: type[Model]) -> Payload:
+    """DynamoDB's TimeToLiveDescription of the model's table."""
+    reply = await requester.send("DescribeTimeToLive", {"TableName": _name(requester, model)})
+    desc: Payload = reply.get("TimeToLiveDescription", {})
+    return desc
+
+
+async def describe_table(requester: Requester, model: type[Model]) -> Payload:
+    """DynamoDB's description of the model's table; ResourceNotFound when there is none."""
+    reply = await requester.send("DescribeTable", {"TableName": _name(requester, model)})
+    table: Payload = reply["Table"]
+    return table
+
+
+async def delete_table(requester: Requester, model: type[Model], *, wait: bool = True) -> None:
+    """Delete the model's table; with `wait`, return once DynamoDB no longer lists it."""
+    name = _name(requester, model)
+    try:
+        await requester.send("DeleteTable", {"TableName": name})
+    except ResourceNotFound as exc:
+        if not exc.outcome_unknown:
+            raise
+        # The first DeleteTable's reply was lost and the resend found no table: ours.
+    if wait:
+        while True:
+            try:
+                await requester.send("DescribeTable", {"TableName": name})
+            except ResourceNotFound:
+                return
+            await _poll_sleep(requester, "DeleteTable")
+
+
+async def wait_until_active(requester: Requester, model: type[Model]) -> None:
+    """Poll until the table and all its indexes are ACTIVE; bounded by the deadline scope."""
+    name = _name(requester, model)
+    while True:
+        table = (await requester.send("DescribeTable", {"TableName": name}))["Table"]
+        indexes = table.get("GlobalSecondaryIndexes") or []
+        if table.get("TableStatus") == "ACTIVE" and all(
+            i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+        ):
+            return
+        await _poll_sleep(requester, "DescribeTable")
+
+
+async def _poll_sleep(requester: Requester, operation: str) -> None:
+    async with bounded(operation):
+        await requester.retry.sleep(POLL_INTERVAL)
+
+
+def _key_schema(pk: Any, sk: Any) -> list[dict[str, str]]:
+    out = [{"AttributeName": pk.stored, "KeyType": "HASH"}]
+    if sk is not None:
+        out.append({"AttributeName": sk.stored, "KeyType": "RANGE"})
+    return out
+
+
+def _projection(index: Any) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.projection == "INCLUDE":
+        projection["NonKeyAttributes"] = list(index.include)
+    return projection
+
+
+def create_table_payload(
+    name: str, schema: TableSchema[Any], stream: str | None, billing: str, capacity: tuple[int, int]
+) -> Payload:
+    definitions: dict[str, str] = {}
+    for key in (schema.pk, schema.sk, *(k for i in schema.indexes for k in (i.pk, i.sk))):
+        if key is not None:
+            definitions[key.stored] = key.type
+    throughput = {"ReadCapacityUnits": capacity[0], "WriteCapacityUnits": capacity[1]}
+    payload: Payload = {
+        "TableName": name,
+        "KeySchema": _key_schema(schema.pk, schema.sk),
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in definitions.items()],
+        "BillingMode": billing,
+    }
+    if billing == "PROVISIONED":
+        payload["ProvisionedThroughput"] = throughput
+    gsis = [
+        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
+        for i in schema.indexes
+        if i.kind == "GSI"
+    ]
+    lsis = [
+        {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
+        for i in schema.indexes
+        if i.kind == "LSI"
+    ]
+    if billing == "PROVISIONED":
+        for g in gsis:
+            g["ProvisionedThroughput"] = throughput
+    if gsis:
+        payload["GlobalSecondaryIndexes"] = gsis
+    if lsis:
+        payload["LocalSecondaryIndexes"] = lsis
+    if stream is not None:
+        payload["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    return payload
+
+
+def schema_differences(schema: TableSchema[Any], table: Payload) -> list[str]:
+    """What differs between the model's declared schema and a DescribeTable result."""
+    diffs: list[str] = []
+    types = {d["AttributeName"]: d["AttributeType"] for d in table.get("AttributeDefinitions", [])}
+
+    def keys_of(key_schema: Sequence[dict[str, str]]) -> tuple[str | None, str | None]:
+        hash_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "HASH"), None)
+        range_key = next((k["AttributeName"] for k in key_schema if k["KeyType"] == "RANGE"), None)
+        return hash_key, range_key
+
+    def compare(where: str, want_pk: Any, want_sk: Any, key_schema: Sequence[dict[str, str]]) -> None:
+        got_pk, got_sk = keys_of(key_schema)
+        want = (want_pk.stored, want_sk.stored if want_sk is not None else None)
+        if (got_pk, got_sk) != want:
+            diffs.append(f"{where} keys are {(got_pk, got_sk)}, the model declares {want}")
+            return
+        diffs.extend(
+            f"{where} key {k.stored!r} has type {types.get(k.stored)}, the model declares {k.type}"
+            for k in (want_pk, want_sk)
+            if k is not None and types.get(k.stored) not in (None, k.type)
+        )
+
+    compare("table", schema.pk, schema.sk, table.get("KeySchema", []))
+    existing = {i["IndexName"]: ("GSI", i) for i in table.get("GlobalSecondaryIndexes") or []} | {
+        i["IndexName"]: ("LSI", i) for i in table.get("LocalSecondaryIndexes") or []
+    }
+    for index in schema.indexes:
+        found = existing.pop(index.name, None)
+        if found is None:
+            diffs.append(f"{index.kind} {index.name!r} is missing")
+            continue
+        kind, desc = found
+        if kind != index.kind:
+            diffs.append(f"index {index.name!r} is a {kind}, the model declares a {index.kind}")
+            continue
+        compare(f"{kind} {index.name!r}", index.pk, index.sk, desc.get("KeySchema", []))
+        projection = desc.get("Projection", {})
+        if projection.get("ProjectionType", "ALL") != index.projection:
+            diffs.append(
+                f"{kind} {index.name!r} projects {projection.get('ProjectionType')}, "
+                f"the model declares {index.projection}"
+            )
+        elif index.projection == "INCLUDE" and set(projection.get("NonKeyAttributes", [])) != set(
+            index.include
+        ):
+            diffs.append(f"{kind} {index.name!r} includes other attributes than the model declares")
+    diffs.extend(
+        f"the table has a {kind} {name!r} the model does not declare" for name, (kind, _) in existing.items()
+    )
+    return diffs

@@ -1,0 +1,235 @@
+"""The write rules shared by DB, batch and transactions, and the outcome-unknown resolution of single writes.
+
+The rules: CreatedAt / UpdatedAt stamps, the Version check and bump, the create guard (no item with this
+key) and the existence guard of an update. What depends only on the model class (its managed fields,
+the guards, the version attribute, the create guard's rendered text) is built once per class in a
+`_Rules` and reused. The resolution helpers tell, after a resend was refused, whether the refusal
+answers our own first attempt. Imports `model`, `expr` and `errors`: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from .errors import ConditionFailed, ValidationError
+from .expr import Attr, Condition, Params, Update, render_condition
+from .model import Model
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from collections.abc import Callable, Sequence
+
+    from ._types import Item
+    from .model import TableSchema
+
+__all__ = [
+    "attach_old",
+    "create_guard",
+    "idempotent",
+    "key_in",
+    "rendered_create_guard",
+    "same_item",
+    "stamped",
+    "update_landed",
+    "update_plan",
+    "version_guard",
+]
+
+M = TypeVar("M", bound=Model)
+
+
+class _Rules:
+    """What the write rules need of one model class, built on its first write."""
+
+    __slots__ = (
+        "create_guard",
+        "create_text",
+        "exists_guard",
+        "managed",
+        "updated_at",
+        "version",
+        "version_field",
+    )
+
+    def __init__(self, schema: TableSchema[Any]) -> None:
+        pk: Attr[Any] = Attr((schema.pk.stored,))
+        self.create_guard: Condition = pk.not_exists()
+        self.exists_guard: Condition = pk.exists()
+        # A create without a condition of its own sends this text and these names as they are.
+        params = Params()
+        self.create_text = (render_condition(self.create_guard, params), dict(params.names))
+        self.managed = frozenset(
+            f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None
+        )
+        self.version_field = "" if schema.version is None else schema.version.field
+        self.version: Attr[Any] | None = None if schema.version is None else _attr(schema, self.version_field)
+        self.updated_at: Attr[Any] | None = (
+            None if schema.updated_at is None else _attr(schema, schema.updated_at.field)
+        )
+
+
+#: One `_Rules` per model class; classes live for the process, so the table never needs pruning.
+_RULES: Final[dict[type[Model], _Rules]] = {}
+
+
+def _rules(schema: TableSchema[Any]) -> _Rules:
+    rules = _RULES.get(schema.model)
+    if rules is None:
+        rules = _RULES.setdefault(schema.model, _Rules(schema))
+    return rules
+
+
+def _attr(schema: TableSchema[Any], field: str) -> Attr[Any]:
+    attr: Attr[Any] = getattr(schema.model, field)
+    return attr
+
+
+# ------------------------------------------------------------------------------------------ rules
+
+
+def stamped(item: M, schema: TableSchema[Any], clock: Callable[[], _dt.datetime], *, creating: bool) -> M:
+    """`item` as written: UpdatedAt set, CreatedAt set when creating or empty, Version 0 when creating."""
+    changes: dict[str, object] = {}
+    if schema.updated_at is not None or schema.created_at is not None:
+        now = clock()
+        if schema.updated_at is not None:
+            changes[schema.updated_at.field] = now
+        if schema.created_at is not None and (creating or getattr(item, schema.created_at.field) is None):
+            changes[schema.created_at.field] = now
+    if creating and schema.version is not None:
+        changes[schema.version.field] = 0
+    return item.model_copy(update=changes) if changes else item
+
+
+def create_guard(schema: TableSchema[Any], condition: Condition | None) -> Condition:
+    """A create's condition: no item has this key, and the caller's condition."""
+    guard = _rules(schema).create_guard
+    return guard if condition is None else guard & condition
+
+
+def rendered_create_guard(schema: TableSchema[Any]) -> tuple[str, dict[str, str]]:
+    """The create guard alone as sent (expression, names), rendered once per class; copy the names."""
+    return _rules(schema).create_text
+
+
+def version_guard(schema: TableSchema[Any], item: Model, condition: Condition | None) -> Condition | None:
+    """A delete's or replace's condition: the caller's, and the item's version when its model has one."""
+    rules = _rules(schema)
+    version = rules.version
+    if version is None:
+        return condition
+    check: Condition = version == getattr(item, rules.version_field)
+    return check if condition is None else check & condition
+
+
+def update_plan(
+    schema: TableSchema[Any],
+    item: Model,
+    updates: Sequence[Update],
+    condition: Condition | None,
+    upsert: bool,
+    clock: Callable[[], _dt.datetime],
+) -> tuple[list[Update], Condition | None]:
+    """The actions and guard an update sends, shared by `DB.update` and `Transaction.update`.
+
+    Adds UpdatedAt and the version check + bump, guards against creating a partial item unless
+    `upsert`, and refuses user actions on library-managed fields (before any request).
+    """
+    rules = _rules(schema)
+    name = type(item).__name__
+    actions: list[Update] = []
+    managed = rules.managed
+    for action in updates:
+        if not isinstance(action, Update):
+            raise ValidationError(f"update actions must be Update objects, got {type(action).__name__}")
+        if action.path and action.path[0] in managed:
+            raise ValidationError(f"{name}: {action.path[0]!r} is managed by the library; do not update it")
+        actions.append(action)
+    version = rules.version
+    if not actions and version is None and rules.updated_at is None:
+        raise ValidationError(f"update of {name} needs at least one update action")
+    guard: Condition | None = None if upsert else rules.exists_guard
+    if rules.updated_at is not None:
+        actions.append(rules.updated_at.set(clock()))
+    if version is not None:
+        current = getattr(item, rules.version_field)
+        check = version == current
+        if upsert:
+            check = version.not_exists() | check
+        guard = check if guard is None else guard & check
+        actions.append(version.set(current + 1))
+    if condition is not None:
+        guard = condition if guard is None else guard & condition
+    return actions, guard
+
+
+# ------------------------------------------------------------------------------- outcome unknown
+
+
+def key_in(schema: TableSchema[Any], encoded: Item) -> Item:
+    """The key attributes of an encoded item (for errors that name the item)."""
+    key = {schema.pk.stored: encoded[schema.pk.stored]}
+    if schema.sk is not None:
+        key[schema.sk.stored] = encoded[schema.sk.stored]
+    return key
+
+
+def same_item(schema: TableSchema[Any], stored: Item, written: Item) -> bool:
+    """Whether the stored item is the one we wrote, compared as models (DynamoDB renormalises numbers
+    and reorders sets, so the raw maps may differ)."""
+    try:
+        return bool(schema.decode(stored) == schema.decode(written))
+    except ValidationError:
+        return False
+
+
+def idempotent(actions: Sequence[Update]) -> bool:
+    """Whether applying `actions` twice leaves what applying them once does (SET a value, REMOVE, set ADD)."""
+    from .expr._apply import idempotent as _all_idempotent
+
+    return _all_idempotent(actions)
+
+
+def update_landed(
+    schema: TableSchema[Any], item: Model, actions: Sequence[Update], stored: Item | None
+) -> bool | None:
+    """Whether a refused resend of an update means our first attempt landed: True, False, or None when
+    the stored item cannot tell.
+
+    Idempotent actions landed when the stored item already shows all of them and carries a mark only
+    this call wrote (the bumped Version or the UpdatedAt stamp); without either mark another writer
+    could have made the same change, so the answer is None. Other (versioned) updates landed when the
+    stored version is ours + 1 and the item is what our actions make of `item`.
+    """
+    from .expr._apply import Unpredictable, apply_update, set_value
+    from .expr._apply import idempotent as _all_idempotent
+
+    if stored is None:
+        return False
+    try:
+        if _all_idempotent(actions):
+            if schema.decode(apply_update(actions, stored)) != schema.decode(stored):
+                return False
+            return True if schema.version is not None or schema.updated_at is not None else None
+        if schema.version is None:
+            return None
+        current = schema.decode(stored)
+        if getattr(current, schema.version.field) != getattr(item, schema.version.field) + 1:
+            return False
+        if schema.updated_at is not None:
+            stamp = set_value(actions, (schema.updated_at.stored,))
+            if stamp is not None and stored.get(schema.updated_at.stored) == stamp:
+                return True
+        return bool(current == schema.decode(apply_update(actions, schema.encode(item))))
+    except (Unpredictable, ValidationError):
+        return None
+
+
+def attach_old(exc: ConditionFailed, schema: TableSchema[Any]) -> None:
+    """Set `exc.old` to the decoded item a failed condition returned (None when it does not fit)."""
+    raw = exc.old_item
+    if isinstance(raw, dict):
+        try:
+            exc.old = schema.decode(raw)
+        except ValidationError:
+            exc.old = None
