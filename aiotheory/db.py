@@ -26,6 +26,7 @@ from .errors import (
 from .expr import Attr, Condition, Params, Update, render_condition, render_update
 from .model import Model, TableSchema, schema_of
 from .retries import RetryPolicy, policy_from_env
+from .schema import MISSING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -42,7 +43,6 @@ __all__ = ["DB", "TransportName"]
 M = TypeVar("M", bound=Model)
 TransportName = Literal["lean", "botocore"]
 
-_MISSING: Final[Any] = object()
 _ACTIVE_POLL: Final = 0.05  # seconds between DescribeTable polls while a table is being created or deleted
 
 
@@ -133,7 +133,7 @@ class DB:
         self,
         *,
         region: str | None = None,
-        credentials: object = _MISSING,
+        credentials: object = MISSING,
         table_prefix: str | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] | None = None,
@@ -148,7 +148,7 @@ class DB:
         return DB(
             region=region if region is not None else self.region,
             endpoint_url=self.endpoint_url,
-            credentials=self._credentials if credentials is _MISSING else credentials,
+            credentials=self._credentials if credentials is MISSING else credentials,
             session=self._session,
             table_prefix=table_prefix if table_prefix is not None else self.table_prefix,
             transport=self._transport_spec if transport is None else transport,
@@ -257,7 +257,7 @@ class DB:
     @overload
     async def get(self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False) -> M: ...
     async def get(
-        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+        self, model: type[M], pk: object, sk: object = MISSING, /, *, consistent: bool = False
     ) -> M:
         """Read one item by key; raise ItemNotFound when there is none.
 
@@ -266,7 +266,7 @@ class DB:
             ValidationError: the key does not fit the model (before any request).
         """
         schema = schema_of(model)
-        key = _key(schema, pk, sk)
+        key = schema.key(pk, sk)
         found = await self._get_item(schema, key, consistent)
         if found is None:
             raise ItemNotFound(
@@ -283,11 +283,11 @@ class DB:
         self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False
     ) -> M | None: ...
     async def find(
-        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+        self, model: type[M], pk: object, sk: object = MISSING, /, *, consistent: bool = False
     ) -> M | None:
         """Read one item by key; None when there is none."""
         schema = schema_of(model)
-        return await self._get_item(schema, _key(schema, pk, sk), consistent)
+        return await self._get_item(schema, schema.key(pk, sk), consistent)
 
     async def _get_item(self, schema: TableSchema[M], key: Item, consistent: bool) -> M | None:
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
@@ -527,8 +527,8 @@ class DB:
     async def delete(
         self,
         target: Model | type[Model],
-        pk: object = _MISSING,
-        sk: object = _MISSING,
+        pk: object = MISSING,
+        sk: object = MISSING,
         /,
         *,
         condition: Condition | None = None,
@@ -542,16 +542,16 @@ class DB:
         """
         guard = condition
         if isinstance(target, Model):
-            if pk is not _MISSING:
+            if pk is not MISSING:
                 raise ValidationError("delete(item) takes no key arguments; use delete(Model, pk[, sk])")
             schema = schema_of(type(target))
             key = schema.key_of(target)
             guard = _version_guard(schema, target, condition)
         else:
-            if pk is _MISSING:
+            if pk is MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
             schema = schema_of(target)
-            key = _key(schema, pk, sk)
+            key = schema.key(pk, sk)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         await self._conditional_write("DeleteItem", payload, schema, guard, key)
 
@@ -818,10 +818,6 @@ def _credentials_type() -> type[Credentials]:
     from .credentials import Credentials
 
     return Credentials
-
-
-def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
-    return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
 
 
 def _key_in(schema: TableSchema[Any], encoded: Item) -> Item:
