@@ -8,7 +8,6 @@ scope. Knows models, the write rules (`_writes`) and the requester; never the DB
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
@@ -25,12 +24,13 @@ from .errors import (
 )
 from .expr import Params, render_projection
 from .model import Model, schema_of
+from .schema import key_target
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ._requester import Requester
-    from ._types import AttributeValue, Item, Payload
+    from ._types import Item, Payload
     from .expr import Attr
     from .model import TableSchema
 
@@ -41,8 +41,6 @@ __all__ = [
     "MAX_BATCH_WRITE",
     "batch_get",
     "batch_write",
-    "key_id",
-    "key_item",
 ]
 
 M = TypeVar("M", bound=Model)
@@ -62,43 +60,6 @@ _WRITE: Final = "BatchWriteItem"
 
 
 # ------------------------------------------------------------------------------------------ keys
-
-
-def key_item(schema: TableSchema[Any], key: object) -> Item:
-    """The key item for a batch key: a `pk` value, or a `(pk, sk)` tuple for a table with a sort key."""
-    if schema.sk is None:
-        if isinstance(key, tuple):
-            if len(key) != 1:
-                raise ValidationError(
-                    f"{schema.model.__name__}: table {schema.table!r} has no sort key; "
-                    f"give pk values, not {len(key)}-tuples"
-                )
-            key = key[0]
-        return schema.key(key)
-    if not isinstance(key, tuple) or len(key) != 2:
-        raise ValidationError(
-            f"{schema.model.__name__}: table {schema.table!r} has a sort key; give keys as (pk, sk) tuples"
-        )
-    return schema.key(key[0], key[1])
-
-
-def _scalar(av: AttributeValue) -> object:
-    ((tag, value),) = av.items()
-    if tag == "N":
-        # DynamoDB answers numbers in its own normal form ("1.50" comes back as "1.5").
-        try:
-            return ("N", Decimal(value))
-        except InvalidOperation:
-            return ("N", value)
-    return (tag, value)
-
-
-def key_id(schema: TableSchema[Any], item: Item) -> tuple[object, ...]:
-    """A hashable identity of the key inside `item` (a key item or a whole item)."""
-    pk = _scalar(item[schema.pk.stored])
-    if schema.sk is None:
-        return (pk,)
-    return (pk, _scalar(item[schema.sk.stored]))
 
 
 # ------------------------------------------------------------------------------------------ rounds
@@ -208,7 +169,7 @@ class _GetRun:
     async def chunk(self, positions: list[int]) -> None:
         rounds = self.rounds
         schema = self.schema
-        index = {key_id(schema, self.keys[p]): p for p in positions}
+        index = {schema.key_id(self.keys[p]): p for p in positions}
         pending = positions
         attempt = 1
         while True:
@@ -222,11 +183,11 @@ class _GetRun:
                     return
             else:
                 for item in reply.get("Responses", {}).get(self.table, ()):
-                    self.found[key_id(schema, item)] = item
+                    self.found[schema.key_id(item)] = item
                 left = (reply.get("UnprocessedKeys") or {}).get(self.table, {}).get("Keys") or ()
                 if not left:
                     return
-                pending = [index[key_id(schema, k)] for k in left]
+                pending = [index[schema.key_id(k)] for k in left]
                 if attempt >= rounds.rounds:
                     rounds.fail(pending, None, _NONE)
                     return
@@ -260,8 +221,8 @@ async def batch_get(
     seen: dict[tuple[object, ...], int] = {}
     order: list[int] = []
     for key in keys:
-        item = key_item(schema, key)
-        kid = key_id(schema, item)
+        item = schema.key_from(key)
+        kid = schema.key_id(item)
         position = seen.get(kid)
         if position is None:
             position = seen[kid] = len(run.keys)
@@ -300,7 +261,7 @@ async def batch_get(
         if position in cache:
             decoded.append(cache[position])
             continue
-        raw = run.found.get(key_id(schema, run.keys[position]))
+        raw = run.found.get(schema.key_id(run.keys[position]))
         value: M | None = None if raw is None else schema.decode(raw)
         cache[position] = value
         decoded.append(value)
@@ -335,7 +296,7 @@ class _WriteRun:
         for p in positions:
             w = writes[p]
             schemas[w.table] = w.schema
-            index[(w.table, key_id(w.schema, _request_key(w.request)))] = p
+            index[(w.table, w.schema.key_id(_request_key(w.request)))] = p
         pending = positions
         tainted: set[int] = set()  # positions some request carried that left without a usable reply
         attempt = 1
@@ -354,7 +315,7 @@ class _WriteRun:
             else:
                 left = reply.get("UnprocessedItems") or {}
                 back = [
-                    index[(table, key_id(schemas[table], _request_key(request)))]
+                    index[(table, schemas[table].key_id(_request_key(request)))]
                     for table, requests in left.items()
                     for request in requests
                 ]
@@ -380,19 +341,6 @@ def _request_key(request: Payload) -> Item:
     return key
 
 
-def _delete_key(target: object) -> tuple[TableSchema[Any], Item]:
-    if isinstance(target, Model):
-        schema = schema_of(type(target))
-        return schema, schema.key_of(target)
-    if isinstance(target, tuple) and len(target) in (2, 3) and isinstance(target[0], type):
-        schema = schema_of(target[0])
-        return schema, schema.key(*target[1:])
-    raise ValidationError(
-        "batch_write(delete=...) takes model instances or (Model, pk[, sk]) tuples, "
-        f"not {type(target).__name__}"
-    )
-
-
 async def batch_write(
     requester: Requester,
     *,
@@ -415,16 +363,16 @@ async def batch_write(
         item = stamped(original, schema, requester.clock, creating=False)
         encoded = schema.encode(item)
         table = requester.table_prefix + schema.table
-        ident = (table, key_id(schema, encoded))
+        ident = (table, schema.key_id(encoded))
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
         seen.add(ident)
         writes.append(_Write(table, schema, {"PutRequest": {"Item": encoded}}, original))
         written.append(item)
     for target in delete:
-        schema, key = _delete_key(target)
+        schema, key = key_target(target, "batch_write(delete=...)")
         table = requester.table_prefix + schema.table
-        ident = (table, key_id(schema, key))
+        ident = (table, schema.key_id(key))
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
         seen.add(ident)

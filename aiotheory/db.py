@@ -44,6 +44,7 @@ from .errors import (
 from .expr import Attr, Condition, Params, Update, render_condition, render_update
 from .model import Model, TableSchema, schema_of
 from .retries import RetryPolicy, policy_from_env
+from .schema import MISSING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -59,8 +60,6 @@ __all__ = ["DB", "TransportName"]
 
 M = TypeVar("M", bound=Model)
 TransportName = Literal["lean", "botocore"]
-
-_MISSING: Final[Any] = object()
 
 
 def _utcnow() -> _dt.datetime:
@@ -153,7 +152,7 @@ class DB:
         self,
         *,
         region: str | None = None,
-        credentials: object = _MISSING,
+        credentials: object = MISSING,
         table_prefix: str | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] | None = None,
@@ -168,7 +167,7 @@ class DB:
         return DB(
             region=region if region is not None else self.region,
             endpoint_url=self.endpoint_url,
-            credentials=self._credentials if credentials is _MISSING else credentials,
+            credentials=self._credentials if credentials is MISSING else credentials,
             session=self._session,
             table_prefix=table_prefix if table_prefix is not None else self.table_prefix,
             transport=self._transport_spec if transport is None else transport,
@@ -290,7 +289,7 @@ class DB:
     @overload
     async def get(self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False) -> M: ...
     async def get(
-        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+        self, model: type[M], pk: object, sk: object = MISSING, /, *, consistent: bool = False
     ) -> M:
         """Read one item by key; raise ItemNotFound when there is none.
 
@@ -299,7 +298,7 @@ class DB:
             ValidationError: the key does not fit the model (before any request).
         """
         schema = schema_of(model)
-        key = _key(schema, pk, sk)
+        key = schema.key(pk, sk)
         # The GetItem hot path: one coroutine from here to the transport (no _get_item, no requester).
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         if consistent:
@@ -321,11 +320,11 @@ class DB:
         self, model: type[M], pk: object, sk: object, /, *, consistent: bool = False
     ) -> M | None: ...
     async def find(
-        self, model: type[M], pk: object, sk: object = _MISSING, /, *, consistent: bool = False
+        self, model: type[M], pk: object, sk: object = MISSING, /, *, consistent: bool = False
     ) -> M | None:
         """Read one item by key; None when there is none."""
         schema = schema_of(model)
-        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": _key(schema, pk, sk)}
+        payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": schema.key(pk, sk)}
         if consistent:
             payload["ConsistentRead"] = True
         item = (await call(self.transport, "GetItem", payload, self._retry)).get("Item")
@@ -570,8 +569,8 @@ class DB:
     async def delete(
         self,
         target: Model | type[Model],
-        pk: object = _MISSING,
-        sk: object = _MISSING,
+        pk: object = MISSING,
+        sk: object = MISSING,
         /,
         *,
         condition: Condition | None = None,
@@ -585,16 +584,16 @@ class DB:
         """
         guard = condition
         if isinstance(target, Model):
-            if pk is not _MISSING:
+            if pk is not MISSING:
                 raise ValidationError("delete(item) takes no key arguments; use delete(Model, pk[, sk])")
             schema = schema_of(type(target))
             key = schema.key_of(target)
             guard = version_guard(schema, target, condition)
         else:
-            if pk is _MISSING:
+            if pk is MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
             schema = schema_of(target)
-            key = _key(schema, pk, sk)
+            key = schema.key(pk, sk)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         await self._conditional_write("DeleteItem", payload, schema, guard, key)
 
@@ -791,4 +790,4 @@ def _credentials_type() -> type[Credentials]:
 
 
 def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
-    return schema.key(pk) if sk is _MISSING else schema.key(pk, sk)
+    return schema.key(pk) if sk is MISSING else schema.key(pk, sk)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
-from . import _codec_compile as _cc
 from ._parallel import ParallelScan, ScanStream
 from .cursor import ReadOperation, SortOrder, checked_secret, decode_cursor, encode_cursor
 from .errors import ValidationError
@@ -56,55 +55,6 @@ class Page(Generic[M]):
     items: list[M]
     cursor: str | None
     scanned: int = 0
-
-
-class _Partial:
-    """Decodes the projected fields into a model instance that holds those fields only (no validation)."""
-
-    __slots__ = ("_cls", "_key", "_read", "_table")
-
-    def __init__(self, schema: TableSchema[Any], fields: frozenset[str]) -> None:
-        codec = _cc.model_codec(schema.model)
-        read: list[
-            tuple[str, str, Callable[[AttributeValue], object], bool, Any, Callable[[], object] | None]
-        ]
-        read = []
-        for plan in codec.plans:
-            if plan.ignore or plan.name not in fields:
-                continue
-            # Empty sets (and OmitEmpty values) are never written: absent means empty, as in a full decode.
-            empty = plan.codec.empty if (plan.codec.is_set or plan.omit_empty) and not plan.optional else None
-            read.append((plan.name, plan.stored, plan.codec.dec, plan.optional, plan.info, empty))
-        self._cls = schema.model
-        self._read = tuple(read)
-        self._table = schema.table
-        self._key = tuple(a.stored for a in (schema.pk, schema.sk) if a is not None)
-
-    def __call__(self, item: Item) -> Any:
-        values: dict[str, Any] = {}
-        fields_set: set[str] = set()
-        for name, stored, dec, optional, info, empty in self._read:
-            av = item.get(stored)
-            if av is None:
-                if empty is not None:
-                    values[name] = empty()
-                elif not info.is_required():
-                    values[name] = info.get_default(call_default_factory=True, validated_data=values)
-                continue
-            try:
-                values[name] = None if optional and "NULL" in av else dec(av)
-            except Exception as exc:
-                key = {k: item[k] for k in self._key if k in item}
-                failure = _cc.DecodeFailure([name], f"the stored value does not fit ({type(exc).__name__})")
-                raise _cc.decode_failure_error(failure, self._table, key) from None
-            fields_set.add(name)
-        obj = object.__new__(self._cls)
-        _set = object.__setattr__
-        _set(obj, "__dict__", values)
-        _set(obj, "__pydantic_fields_set__", fields_set)
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
 
 
 def _positive(what: str, n: object) -> int:
@@ -235,8 +185,7 @@ class _Read(Generic[M]):
         """Re-check what depends on the index: projection fits it, decoder matches what it returns."""
         schema = self._schema
         index = self._index
-        names = _cc.model_codec(schema.model)
-        by_stored = {p.stored: p.name for p in names.plans if not p.ignore}
+        by_stored = {p.stored: p.name for p in schema.plans if not p.ignore}
         projected: frozenset[str] | None = None  # fields the index holds, when it holds fewer than all
         if index is not None and index.projection != "ALL":
             stored = {a.stored for a in (schema.pk, schema.sk, index.pk, index.sk) if a is not None}
@@ -250,9 +199,9 @@ class _Read(Generic[M]):
                 raise ValidationError(
                     f"GSI {index.name!r} does not project {missing}; it cannot be read there"
                 )
-            self._decode = _Partial(schema, wanted)
+            self._decode = schema.partial(wanted)
         elif projected is not None:
-            self._decode = _Partial(schema, projected)
+            self._decode = schema.partial(projected)
         else:
             self._decode = schema.decode
         self._check_filter()

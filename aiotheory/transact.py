@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 from ._writes import create_guard, stamped, update_plan, version_guard
-from .batch import key_id, key_item
 from .errors import CancellationReason, TransactionCanceled, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
 from .model import Model, schema_of
+from .schema import MISSING, key_target
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -33,7 +33,6 @@ M = TypeVar("M", bound=Model)
 #: TransactWriteItems / TransactGetItems: at most 100 actions, each on a different item.
 MAX_TRANSACT_ITEMS: Final = 100
 
-_MISSING: Final[Any] = object()
 
 ActionKind = Literal["put", "create", "update", "delete", "check"]
 _WIRE: Final[dict[str, str]] = {
@@ -133,8 +132,8 @@ class Transaction:
     def delete(
         self,
         target: Model | type[Model],
-        pk: object = _MISSING,
-        sk: object = _MISSING,
+        pk: object = MISSING,
+        sk: object = MISSING,
         /,
         *,
         condition: Condition | None = None,
@@ -143,7 +142,7 @@ class Transaction:
         guard = condition
         item: Model | None = None
         if isinstance(target, Model):
-            if pk is not _MISSING:
+            if pk is not MISSING:
                 raise ValidationError(
                     "tx.delete(item) takes no key arguments; use tx.delete(Model, pk[, sk])"
                 )
@@ -152,7 +151,7 @@ class Transaction:
             item = target
             guard = version_guard(schema, target, condition)
         else:
-            if pk is _MISSING:
+            if pk is MISSING:
                 raise ValidationError("tx.delete(Model, ...) needs the key: tx.delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
@@ -205,7 +204,7 @@ class Transaction:
         table = self._requester.table_prefix + schema.table
         if len(self._actions) >= MAX_TRANSACT_ITEMS:
             raise ValidationError(f"TransactWriteItems: at most {MAX_TRANSACT_ITEMS} actions per transaction")
-        ident = (table, key_id(schema, key))
+        ident = (table, schema.key_id(key))
         if ident in self._keys:
             raise ValidationError(f"TransactWriteItems: one item of {table} appears in two actions")
         body["TableName"] = table
@@ -280,18 +279,6 @@ def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _
 # ------------------------------------------------------------------------------------------ reads
 
 
-def _target(target: object) -> tuple[TableSchema[Any], Item]:
-    if isinstance(target, Model):
-        schema = schema_of(type(target))
-        return schema, schema.key_of(target)
-    if isinstance(target, tuple) and len(target) in (2, 3) and isinstance(target[0], type):
-        schema = schema_of(target[0])
-        return schema, key_item(schema, target[1:] if len(target) == 3 else target[1])
-    raise ValidationError(
-        f"transact_get takes model instances or (Model, pk[, sk]) tuples, not {type(target).__name__}"
-    )
-
-
 async def transact_get(
     requester: Requester,
     model: type[Model] | None,
@@ -308,13 +295,13 @@ async def transact_get(
         if isinstance(keys, str | bytes):
             raise ValidationError("transact_get(Model, keys) takes a list of keys, not one key")
         schema = schema_of(model)
-        targets = [(schema, key_item(schema, key)) for key in keys]
+        targets = [(schema, schema.key_from(key)) for key in keys]
     else:
         if projection is not None:
             raise ValidationError(
                 "transact_get: a projection needs one model: transact_get(Model, keys, projection=...)"
             )
-        targets = [_target(target) for target in keys]
+        targets = [key_target(target, "transact_get") for target in keys]
     if len(targets) > MAX_TRANSACT_ITEMS:
         raise ValidationError(f"TransactGetItems: at most {MAX_TRANSACT_ITEMS} items per call")
     shown: Payload = {}
@@ -326,7 +313,7 @@ async def transact_get(
     seen: set[tuple[str, tuple[object, ...]]] = set()
     for schema, key in targets:
         table = requester.table_prefix + schema.table
-        ident = (table, key_id(schema, key))
+        ident = (table, schema.key_id(key))
         if ident in seen:
             raise ValidationError(f"TransactGetItems: one item of {table} is read twice")
         seen.add(ident)

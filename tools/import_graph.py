@@ -37,10 +37,10 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         (
             "model",
             "schema",
+            "_rules",
             "_model_markers",
             "codec",
             "codec.",
-            "_codec_compile",
             "expr",
             "expr.",
             "cursor",

@@ -158,3 +158,12 @@ async def test_batch_write_under_a_tight_deadline_reports_exactly_what_is_not_st
     assert len(stored) + len(missing) == 250
     assert sorted([*stored, *(r.seq for r in missing)]) == list(range(250))
     assert len(missing) == 10 * 7  # 25 per request, ceil(17.5) = 18 kept, 7 back
+
+
+async def test_batch_write_deletes_items_when_given_model_and_pk_tuples_of_a_pk_only_table(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Sensor)
+    await db.batch_write(put=[Sensor(id="s1"), Sensor(id="s2"), Sensor(id="s3")])
+    await db.batch_write(delete=[(Sensor, "s1"), (Sensor, "s3")])
+    assert await db.batch_get(Sensor, ["s1", "s2", "s3"]) == [None, Sensor(id="s2"), None]

@@ -163,3 +163,25 @@ async def test_transact_get_reads_a_consistent_snapshot_with_projection(
     assert got is not None and got.balance == 3
     if backend.name == "ddblocal":  # moto ignores ProjectionExpression in TransactGetItems
         assert got.status == "open"  # not fetched: the default
+
+
+async def test_tx_delete_removes_item_when_given_model_and_pk_of_a_pk_only_table(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Account)
+    await db.create(Account(id="gone", balance=1))
+    await db.create(Account(id="kept", balance=2))
+    async with db.transaction() as tx:
+        tx.delete(Account, "gone")
+    assert await db.find(Account, "gone") is None
+    kept = await db.find(Account, "kept")
+    assert kept is not None and kept.balance == 2
+
+
+async def test_db_delete_removes_item_when_given_model_and_pk_of_a_pk_only_table(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Account)
+    await db.create(Account(id="gone"))
+    await db.delete(Account, "gone")
+    assert await db.find(Account, "gone") is None

@@ -674,7 +674,7 @@ def test_encode_refuses_too_deep_values_when_model_nests_itself():
 
 
 def test_encode_walks_no_value_when_every_field_has_a_shallow_static_type():
-    from aiotheory._codec_compile import model_codec
+    from aiotheory.codec._model import model_codec
 
     assert [name for name, _ in model_codec(Everything).deep] == ["anything", "cents"]  # untyped, converted
     assert model_codec(Address).deep == ()

@@ -15,12 +15,8 @@ _TOOL = _ROOT / "tools" / "import_graph.py"
 
 #: Violations the package has today, each being removed by another issue 11 workstream. A violation not
 #: listed here fails the test; delete an entry once its workstream is merged (then the list is empty).
-KNOWN_VIOLATIONS = frozenset(
-    {
-        # removed by issue 11's codec workstream (the codec/ package: no cross-module private names)
-        "VIOLATION cycle aiotheory._codec_compile <-> aiotheory.codec",
-    }
-)
+#: Violations accepted for now, each with the reason; empty since issue 11 removed the last cycles.
+KNOWN_VIOLATIONS: frozenset[str] = frozenset()
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

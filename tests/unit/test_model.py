@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -34,6 +36,7 @@ from aiotheory.model import (
     Version,
     schema_of,
 )
+from aiotheory.schema import MISSING, key_target
 
 
 class Payment(Model, table="payments"):
@@ -77,6 +80,27 @@ def _define(body: dict[str, Any], *, table: str | None = "t", name: str = "Bad")
 
 
 # ---------------------------------------------------------------------------------------------- schema
+
+
+def test_model_class_carries_one_compiled_object_when_schema_codec_and_fields_were_used():
+    Thing = _define({"k": Annotated[str, PK], "n": int}, name="Thing")
+    assert isinstance(Thing.n, Attr)
+    assert schema_of(Thing).decode({"k": {"S": "a"}, "n": {"N": "1"}}) == Thing(k="a", n=1)
+    assert Thing.__aiotheory_table__ is schema_of(Thing)
+    assert [name for name in vars(Thing) if name.startswith("__aiotheory")] == ["__aiotheory__"]
+
+
+def test_schema_of_builds_one_schema_when_threads_race_for_it():
+    Thing = _define({"k": Annotated[str, PK], "n": int}, name="Thing")
+    barrier = threading.Barrier(8)
+
+    def first_use() -> TableSchema[Any]:
+        barrier.wait()
+        return schema_of(Thing)
+
+    with ThreadPoolExecutor(8) as pool:
+        schemas = list(pool.map(lambda _: first_use(), range(8)))
+    assert all(schema is schemas[0] for schema in schemas)
 
 
 def test_schema_of_describes_keys_indexes_and_special_fields_when_design_model():
@@ -260,6 +284,52 @@ def test_key_raises_when_sort_key_given_for_table_without_one():
 def test_key_raises_when_value_has_wrong_type():
     with pytest.raises(ValidationError, match=r"Payment\.partner_id: expected str, got a int"):
         schema_of(Payment).key(1, "x")
+
+
+def test_key_returns_pk_item_when_sort_key_is_missing_for_pk_only_table():
+    Thing = _define({"k": Annotated[str, PK]}, name="Thing")
+    assert schema_of(Thing).key("a") == schema_of(Thing).key("a", MISSING) == {"k": {"S": "a"}}
+
+
+def test_key_from_returns_item_when_given_pk_or_tuple():
+    Thing = _define({"k": Annotated[str, PK]}, name="Thing")
+    assert schema_of(Thing).key_from("a") == schema_of(Thing).key_from(("a",)) == {"k": {"S": "a"}}
+    assert schema_of(Payment).key_from(("p1", "pay_1")) == schema_of(Payment).key("p1", "pay_1")
+
+
+def test_key_from_raises_when_tuple_does_not_fit_the_table():
+    Thing = _define({"k": Annotated[str, PK]}, name="Thing")
+    with pytest.raises(ValidationError, match=r"Thing.*no sort key.*2-tuples"):
+        schema_of(Thing).key_from(("a", "b"))
+    with pytest.raises(ValidationError, match=r"Payment.*has a sort key.*\(pk, sk\) tuples"):
+        schema_of(Payment).key_from("p1")
+
+
+def test_key_target_returns_schema_and_key_when_given_instance_or_tuple():
+    Thing = _define({"k": Annotated[str, PK]}, name="Thing")
+    pay = Payment(partner_id="p1", id="pay_1", amount=1)
+    assert key_target(pay, "op") == (schema_of(Payment), schema_of(Payment).key("p1", "pay_1"))
+    assert key_target((Payment, "p1", "pay_1"), "op") == key_target((Payment, ("p1", "pay_1")), "op")
+    assert key_target((Thing, "a"), "op") == (schema_of(Thing), {"k": {"S": "a"}})
+
+
+def test_key_target_raises_when_target_is_neither_instance_nor_tuple():
+    with pytest.raises(
+        ValidationError, match=r"^op takes model instances or \(Model, pk\[, sk\]\) tuples, not str"
+    ):
+        key_target("p1", "op")
+    with pytest.raises(ValidationError, match="has no table"):
+        key_target((Address, "x"), "op")
+
+
+def test_key_id_is_equal_when_numbers_differ_only_in_form():
+    Counter = _define({"n": Annotated[int, PK], "s": Annotated[Decimal, SK]}, name="Counter")
+    schema = schema_of(Counter)
+    assert schema.key_id({"n": {"N": "1"}, "s": {"N": "1.50"}}) == schema.key_id(
+        {"n": {"N": "1"}, "s": {"N": "1.5"}}
+    )
+    assert schema.key_id(schema.key(1, Decimal(2))) != schema.key_id(schema.key(1, Decimal(3)))
+    hash(schema.key_id(schema.key(1, Decimal(2))))
 
 
 def test_key_raises_when_value_is_empty():

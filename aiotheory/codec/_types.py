@@ -1,80 +1,82 @@
-"""Per-type and per-class codecs, picked once from annotations: the tables the item loops run over.
+"""Type codecs: how each annotation is stored, picked once per field into an immutable `TypeCodec`.
 
-`field_plans(cls)` reads a model's fields and markers (definition errors raise here); `model_codec(cls)`
-turns the plans into the encode/decode tuples, once per class. No I/O; pydantic is only read, never run.
+One job (a table of codecs per annotation shape: scalars, X | None, lists, maps, sets, enums, Literal,
+converters, nested models), hence the length. No I/O; pydantic is only read, never run. A nested model's
+codec is reached through the class's compiled object (`__aiotheory__`), so this module imports no model.
 """
 
 from __future__ import annotations
 
-import threading
 import types
 import typing
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Literal, Union
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Union
 from uuid import UUID
 
-from . import codec as _c
-from ._model_markers import (
-    GSI,
-    LSI,
-    PK,
-    SK,
-    TTL,
-    Converter,
-    CreatedAt,
-    EpochSeconds,
-    Ignore,
-    JSONString,
-    OmitEmpty,
-    Stored,
-    UpdatedAt,
-    Version,
+from .._model_markers import TTL, Converter, EpochSeconds, JSONString
+from ..errors import ValidationError
+from ._scalars import (
+    EMPTY_SET,
+    INT_HIGH,
+    INT_LOW,
+    check_texts,
+    checked_name,
+    checked_text,
+    dec_bool,
+    dec_bytes,
+    dec_date,
+    dec_datetime,
+    dec_decimal,
+    dec_epoch,
+    dec_float,
+    dec_int,
+    dec_json,
+    dec_str,
+    dec_uuid,
+    decimal_text,
+    decode_untyped,
+    enc_bool,
+    enc_bytes,
+    enc_date,
+    enc_datetime,
+    enc_decimal,
+    enc_epoch,
+    enc_epoch_whole,
+    enc_float,
+    enc_int,
+    enc_json,
+    enc_str,
+    enc_uuid,
+    encode_value,
+    float_text,
+    from_b64,
+    int_from_text,
+    int_text,
+    number_from_text,
+    number_text,
+    to_b64,
 )
-from .errors import DecodeError, ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pydantic.fields import FieldInfo
-
-    from ._types import AttributeValue, Item
+    from .._types import AttributeValue, Item
 
 __all__ = [
-    "DecodeFailure",
-    "EncodeFailure",
-    "FieldPlan",
-    "ModelCodec",
+    "JSON",
+    "KeyType",
     "TypeCodec",
-    "field_plans",
-    "model_codec",
+    "converter_codec",
+    "markers_of",
+    "optional_codec",
+    "str_bound",
+    "type_codec",
 ]
 
 KeyType = Literal["S", "N", "B"]
 _NONE_TYPE: Final = type(None)
-_LOCK: Final = threading.RLock()
-
-
-class EncodeFailure(ValidationError):
-    """A value could not be encoded; `path` is the field path from the outermost model."""
-
-    def __init__(self, path: list[str], reason: str) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"field {'.'.join(self.path)!r}: {self.reason}"
-
-
-class DecodeFailure(Exception):
-    """A stored value does not fit its field; the table boundary turns it into a DecodeError."""
-
-    def __init__(self, path: list[str], reason: str) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
 
 
 # ------------------------------------------------------------------------------------------ type codecs
@@ -216,23 +218,23 @@ def _accept_any(v: object) -> object:
 _N_MAX: Final = 21
 
 
-def _str_bound(v: str) -> int:
+def str_bound(v: str) -> int:
     return len(v) << 2  # UTF-8 takes at most 4 bytes per code point
 
 
 _STR: Final = TypeCodec(
-    enc=_c._enc_str,
-    dec=_c._dec_str,
+    enc=enc_str,
+    dec=dec_str,
     coerce=_Coerce((str,), "str"),
     label="S",
     key_type="S",
     empty=str,
     py=str,
-    sizer=_str_bound,
+    sizer=str_bound,
 )
 _INT: Final = TypeCodec(
-    enc=_c._enc_int,
-    dec=_c._dec_int,
+    enc=enc_int,
+    dec=dec_int,
     coerce=_Coerce((int,), "int"),
     label="N",
     key_type="N",
@@ -240,8 +242,8 @@ _INT: Final = TypeCodec(
     size=_N_MAX,
 )
 _DECIMAL: Final = TypeCodec(
-    enc=_c._enc_decimal,
-    dec=_c._dec_decimal,
+    enc=enc_decimal,
+    dec=dec_decimal,
     coerce=_Coerce((Decimal,), "Decimal", _to_decimal),
     label="N",
     key_type="N",
@@ -249,8 +251,8 @@ _DECIMAL: Final = TypeCodec(
     size=_N_MAX,
 )
 _FLOAT: Final = TypeCodec(
-    enc=_c._enc_float,
-    dec=_c._dec_float,
+    enc=enc_float,
+    dec=dec_float,
     coerce=_Coerce((float,), "float", _to_float),
     label="N",
     is_float=True,
@@ -258,11 +260,11 @@ _FLOAT: Final = TypeCodec(
     size=_N_MAX,
 )
 _BOOL: Final = TypeCodec(
-    enc=_c._enc_bool, dec=_c._dec_bool, coerce=_Coerce((bool,), "bool"), label="BOOL", py=bool, size=1
+    enc=enc_bool, dec=dec_bool, coerce=_Coerce((bool,), "bool"), label="BOOL", py=bool, size=1
 )
 _BYTES: Final = TypeCodec(
-    enc=_c._enc_bytes,
-    dec=_c._dec_bytes,
+    enc=enc_bytes,
+    dec=dec_bytes,
     coerce=_Coerce((bytes,), "bytes"),
     label="B",
     key_type="B",
@@ -271,8 +273,8 @@ _BYTES: Final = TypeCodec(
     sizer=len,
 )
 _DATETIME: Final = TypeCodec(
-    enc=_c._enc_datetime,
-    dec=_c._dec_datetime,
+    enc=enc_datetime,
+    dec=dec_datetime,
     coerce=_Coerce((datetime,), "datetime"),
     label="S (RFC 3339 datetime)",
     key_type="S",
@@ -280,8 +282,8 @@ _DATETIME: Final = TypeCodec(
     size=27,
 )
 _EPOCH: Final = TypeCodec(
-    enc=_c._enc_epoch,
-    dec=_c._dec_epoch,
+    enc=enc_epoch,
+    dec=dec_epoch,
     coerce=_Coerce((datetime,), "datetime"),
     label="N (epoch seconds)",
     key_type="N",
@@ -289,8 +291,8 @@ _EPOCH: Final = TypeCodec(
     size=_N_MAX,
 )
 _TTL: Final = TypeCodec(
-    enc=_c._enc_epoch_whole,
-    dec=_c._dec_epoch,
+    enc=enc_epoch_whole,
+    dec=dec_epoch,
     coerce=_Coerce((datetime,), "datetime"),
     label="N (epoch seconds)",
     key_type="N",
@@ -298,8 +300,8 @@ _TTL: Final = TypeCodec(
     size=_N_MAX,
 )
 _DATE: Final = TypeCodec(
-    enc=_c._enc_date,
-    dec=_c._dec_date,
+    enc=enc_date,
+    dec=dec_date,
     coerce=_Coerce((date,), "date"),
     label="S (ISO date)",
     key_type="S",
@@ -307,8 +309,8 @@ _DATE: Final = TypeCodec(
     size=10,
 )
 _UUID: Final = TypeCodec(
-    enc=_c._enc_uuid,
-    dec=_c._dec_uuid,
+    enc=enc_uuid,
+    dec=dec_uuid,
     coerce=_Coerce((UUID,), "UUID", _to_uuid),
     label="S (UUID)",
     key_type="S",
@@ -316,12 +318,8 @@ _UUID: Final = TypeCodec(
     size=36,
 )
 # JSON, dynamic and converted values have no python-side bound: their encoded AttributeValue is measured.
-_JSON: Final = TypeCodec(
-    enc=_c._enc_json, dec=_c._dec_json, coerce=_accept_any, label="S (JSON)", key_type="S"
-)
-_DYNAMIC: Final = TypeCodec(
-    enc=_c.encode_value, dec=_c._decode_dyn, coerce=_accept_any, label="any", depth=None
-)
+JSON: Final = TypeCodec(enc=enc_json, dec=dec_json, coerce=_accept_any, label="S (JSON)", key_type="S")
+_DYNAMIC: Final = TypeCodec(enc=encode_value, dec=decode_untyped, coerce=_accept_any, label="any", depth=None)
 
 _SCALARS: Final[dict[object, TypeCodec]] = {
     str: _STR,
@@ -358,7 +356,7 @@ class _Optional:
         return 1 if v is None else self._size(v)  # type: ignore[misc]  # only installed when inner has a sizer
 
 
-def _optional(inner: TypeCodec) -> TypeCodec:
+def optional_codec(inner: TypeCodec) -> TypeCodec:
     o = _Optional(inner)
     return TypeCodec(
         enc=o.enc,
@@ -392,11 +390,11 @@ class _List:
 
     def enc_str(self, v: list[str]) -> AttributeValue:
         if not "".join(v).isascii():  # one C pass over a list: cheaper than isascii() per element
-            _c._check_texts(v)
+            check_texts(v)
         return {"L": [{"S": x} for x in v]}
 
     def enc_int(self, v: list[Any]) -> AttributeValue:
-        if v and not (min(v) > _c._INT_LOW and max(v) < _c._INT_HIGH):
+        if v and not (min(v) > INT_LOW and max(v) < INT_HIGH):
             return self.enc(v)  # some number needs the full 38-digit / range check
         return {"L": [{"N": t} for t in map(int.__repr__, v)]}
 
@@ -443,13 +441,13 @@ class _Map:
 
     def enc(self, v: dict[str, object]) -> AttributeValue:
         enc = self._value.enc
-        key = _c._key
+        key = checked_name
         return {"M": {(k if k and k.isascii() else key(k)): enc(x) for k, x in v.items()}}
 
     def enc_str(self, v: dict[str, str]) -> AttributeValue:
         # Checked inline (about 12 ns a string); "".join() over a dict's keys measured 280 ns for six.
-        key = _c._key
-        text = _c._text
+        key = checked_name
+        text = checked_text
         return {
             "M": {
                 (k if k and k.isascii() else key(k)): {"S": x if x.isascii() else text(x)}
@@ -506,20 +504,20 @@ class _Set:
 
     def enc(self, v: set[Any]) -> AttributeValue:
         if not v:
-            raise ValidationError(_c._EMPTY_SET)
+            raise ValidationError(EMPTY_SET)
         # Sorted, so one set always encodes to the same bytes (stable payloads, goldens, signatures).
         text = self._text
         if text is not None:
             return {self._tag: [text(x) for x in sorted(v)]}
         texts = sorted(v)
         if not "".join(texts).isascii():  # one C pass over the set; only SS has no text function
-            _c._check_texts(texts)
+            check_texts(texts)
         return {self._tag: texts}
 
     def enc_int(self, v: set[int]) -> AttributeValue:
         if not v:
-            raise ValidationError(_c._EMPTY_SET)
-        if not (min(v) > _c._INT_LOW and max(v) < _c._INT_HIGH):
+            raise ValidationError(EMPTY_SET)
+        if not (min(v) > INT_LOW and max(v) < INT_HIGH):
             return self.enc(v)
         return {"NS": list(map(int.__repr__, sorted(v)))}
 
@@ -607,6 +605,14 @@ class _Converted:
         return self._conv.from_dynamo(av)
 
 
+class _NestedCodec(Protocol):
+    """What a nested value needs of its model's codec (`aiotheory.codec._model.ModelCodec`)."""
+
+    def encode_map(self, obj: object) -> Item: ...
+    def decode_map(self, item: Item) -> Any: ...
+    def nested_bound(self, obj: object) -> int: ...
+
+
 class _Nested:
     """A nested Model stored as M; its codec is looked up on first use (a model may refer to itself)."""
 
@@ -614,12 +620,13 @@ class _Nested:
 
     def __init__(self, tp: type) -> None:
         self._tp = tp
-        self._codec: ModelCodec | None = None
+        self._codec: _NestedCodec | None = None
 
-    def _get(self) -> ModelCodec:
+    def _get(self) -> _NestedCodec:
         codec = self._codec
         if codec is None:
-            codec = self._codec = model_codec(self._tp)
+            # The class's compiled object (`aiotheory.schema.Compiled`) builds its codec once.
+            codec = self._codec = self._tp.__aiotheory__.codec()  # type: ignore[attr-defined]  # a Model
         return codec
 
     def enc(self, v: object) -> AttributeValue:
@@ -663,7 +670,7 @@ def _unsupported(tp: object) -> ValidationError:
     return ValidationError(f"type {name} is not supported")
 
 
-def _markers_of(metadata: typing.Iterable[object]) -> tuple[bool, bool, Converter | None]:
+def markers_of(metadata: typing.Iterable[object]) -> tuple[bool, bool, Converter | None]:
     epoch = json_ = False
     conv: Converter | None = None
     for m in metadata:
@@ -687,11 +694,11 @@ def type_codec(tp: Any, *, epoch: bool = False, ttl: bool = False) -> TypeCodec:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         inner, *metadata = typing.get_args(tp)
-        n_epoch, n_json, conv = _markers_of(metadata)
+        n_epoch, n_json, conv = markers_of(metadata)
         if conv is not None:
-            return _converter_codec(conv)
+            return converter_codec(conv)
         if n_json:
-            return _JSON
+            return JSON
         return type_codec(inner, epoch=epoch or n_epoch, ttl=ttl)
     if origin is Union or origin is types.UnionType:
         args = typing.get_args(tp)
@@ -699,7 +706,7 @@ def type_codec(tp: Any, *, epoch: bool = False, ttl: bool = False) -> TypeCodec:
         if len(rest) != 1:
             raise ValidationError(f"union {tp} is not supported (only X | None)")
         inner_codec = type_codec(rest[0], epoch=epoch, ttl=ttl)
-        return _optional(inner_codec) if len(rest) != len(args) else inner_codec
+        return optional_codec(inner_codec) if len(rest) != len(args) else inner_codec
     if origin is None:
         return _plain_codec(tp, epoch=epoch, ttl=ttl)
     args = typing.get_args(tp)
@@ -800,10 +807,10 @@ def _map_codec(value: TypeCodec) -> TypeCodec:
 
 _SET_ELEMENTS: Final[dict[object, tuple[str, Callable[[Any], str] | None, Callable[[str], Any] | None]]] = {
     str: ("SS", None, None),
-    bytes: ("BS", _c._b64, _c._a2b),
-    int: ("NS", _c._int_text, _c._int_from_text),
-    Decimal: ("NS", _c._decimal_text, Decimal),
-    float: ("NS", _c._float_text, float),
+    bytes: ("BS", to_b64, from_b64),
+    int: ("NS", int_text, int_from_text),
+    Decimal: ("NS", decimal_text, Decimal),
+    float: ("NS", float_text, float),
 }
 
 
@@ -815,7 +822,7 @@ def _set_codec(tp: object, elem: object, *, frozen: bool) -> TypeCodec:
         coerce = _SCALARS[elem].coerce
     elif typing.get_origin(elem) in (Union, types.UnionType) and set(typing.get_args(elem)) == {int, Decimal}:
         # int | Decimal: either is written; integral text reads back as int, other numbers as Decimal.
-        tag, text, parse, coerce = "NS", _c._number_text, _c._number_from_text, _accept_number
+        tag, text, parse, coerce = "NS", number_text, number_from_text, _accept_number
     else:
         raise ValidationError(f"{tp} is not supported: sets hold str, int, Decimal, float or bytes")
     s = _Set(tag, text, parse, coerce, frozen)
@@ -836,469 +843,6 @@ def _accept_number(v: object) -> object:
     raise ValidationError(f"expected a number, got a {type(v).__name__}")
 
 
-def _converter_codec(conv: Converter) -> TypeCodec:
+def converter_codec(conv: Converter) -> TypeCodec:
     c = _Converted(conv)
     return TypeCodec(enc=c.enc, dec=c.dec, coerce=_accept_any, label="converted", depth=None)
-
-
-# ------------------------------------------------------------------------------------------ field plans
-
-
-class FieldPlan:
-    """One field as the table sees it: its stored name, codec and the markers it carries.
-
-    Immutable; hand-written rather than a frozen dataclass (about 0.5 ms of import time).
-    """
-
-    __slots__ = (
-        "annotation",
-        "codec",
-        "ignore",
-        "indexes",
-        "info",
-        "name",
-        "omit_empty",
-        "optional",
-        "roles",
-        "stored",
-    )
-
-    name: str
-    stored: str
-    codec: TypeCodec  # for the value without None
-    optional: bool
-    ignore: bool
-    omit_empty: bool
-    roles: frozenset[object]  # PK, SK, Version, CreatedAt, UpdatedAt, TTL
-    indexes: tuple[GSI | LSI, ...]
-    info: FieldInfo
-    annotation: object
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        stored: str,
-        codec: TypeCodec,
-        optional: bool,
-        ignore: bool,
-        omit_empty: bool,
-        roles: frozenset[object],
-        indexes: tuple[GSI | LSI, ...],
-        info: FieldInfo,
-        annotation: object,
-    ) -> None:
-        setter = object.__setattr__
-        setter(self, "name", name)
-        setter(self, "stored", stored)
-        setter(self, "codec", codec)
-        setter(self, "optional", optional)
-        setter(self, "ignore", ignore)
-        setter(self, "omit_empty", omit_empty)
-        setter(self, "roles", roles)
-        setter(self, "indexes", indexes)
-        setter(self, "info", info)
-        setter(self, "annotation", annotation)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"FieldPlan is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"FieldPlan is immutable: cannot delete {name!r}")
-
-    def __repr__(self) -> str:
-        return f"FieldPlan(name={self.name!r}, stored={self.stored!r}, codec={self.codec!r})"
-
-
-def _strip_optional(tp: object) -> tuple[object, bool]:
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        rest = tuple(a for a in args if a is not _NONE_TYPE)
-        if len(rest) != len(args):
-            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007  # rebuilds a union
-    return tp, False
-
-
-_ROLE_IDS: Final = frozenset(map(id, (PK, SK, Version, CreatedAt, UpdatedAt, TTL)))
-
-
-def field_plans(cls: type) -> tuple[FieldPlan, ...]:
-    """Read every field's markers and pick its codec; raises ValidationError naming class and field."""
-    fields: dict[str, FieldInfo] = cls.__pydantic_fields__  # type: ignore[attr-defined]  # a pydantic model
-    plans: list[FieldPlan] = []
-    for name, info in fields.items():
-        where = f"{cls.__name__}.{name}"
-        stored = name
-        ignore = omit_empty = False
-        roles: set[object] = set()
-        indexes: list[GSI | LSI] = []
-        metadata = info.metadata
-        for m in metadata:
-            if isinstance(m, Stored):
-                if not m.name:
-                    raise ValidationError(f"{where}: Stored() needs a non-empty attribute name")
-                stored = m.name
-            elif m is Ignore:
-                ignore = True
-            elif m is OmitEmpty:
-                omit_empty = True
-            elif isinstance(m, GSI | LSI):
-                indexes.append(m)
-            elif id(m) in _ROLE_IDS:
-                if m in roles:
-                    raise ValidationError(f"{where}: marker {m!r} is given twice")
-                roles.add(m)
-        annotation = info.annotation
-        inner, optional = _strip_optional(annotation)
-        epoch, json_, conv = _markers_of(metadata) if metadata else (False, False, None)
-        try:
-            if conv is not None:
-                codec = _converter_codec(conv)
-            elif json_:
-                codec = _JSON
-            else:
-                is_ttl = TTL in roles
-                codec = type_codec(inner, epoch=epoch and not is_ttl, ttl=is_ttl)
-        except ValidationError as exc:
-            raise ValidationError(f"{where}: {exc}") from None
-        if ignore:
-            if info.is_required():
-                raise ValidationError(f"{where}: an Ignore field needs a default (it is never read)")
-            if roles or indexes:
-                raise ValidationError(f"{where}: an Ignore field cannot be a key, index key or special field")
-        if omit_empty and codec.empty is None:
-            raise ValidationError(f"{where}: OmitEmpty applies to str, bytes, list, dict and set fields only")
-        plans.append(
-            FieldPlan(
-                name=name,
-                stored=stored,
-                codec=codec,
-                optional=optional,
-                ignore=ignore,
-                omit_empty=omit_empty,
-                roles=frozenset(roles),
-                indexes=tuple(indexes),
-                info=info,
-                annotation=annotation,
-            )
-        )
-    seen: dict[str, str] = {}
-    for p in plans:
-        if p.ignore:
-            continue
-        other = seen.setdefault(p.stored, p.name)
-        if other != p.name:
-            raise ValidationError(
-                f"{cls.__name__}.{p.name}: stored attribute name {p.stored!r} is used by field {other!r} too"
-            )
-    return tuple(plans)
-
-
-# ------------------------------------------------------------------------------------------ model codec
-
-
-class _OmitEmptyTop:
-    """Top-level encoder that writes nothing for an empty value (sets always; other types under OmitEmpty)."""
-
-    __slots__ = ("_enc",)
-
-    def __init__(self, enc: Callable[[Any], AttributeValue]) -> None:
-        self._enc = enc
-
-    def enc(self, v: Any) -> AttributeValue | None:
-        return self._enc(v) if v else None
-
-
-class _Default:
-    """What a field missing from the item reads as: its empty value, or its pydantic default."""
-
-    __slots__ = ("_empty", "_info")
-
-    def __init__(self, info: FieldInfo, empty: Callable[[], object] | None) -> None:
-        self._info = info
-        self._empty = empty
-
-    def __call__(self, values: dict[str, Any]) -> object:
-        if self._empty is not None:
-            return self._empty()
-        return self._info.get_default(call_default_factory=True, validated_data=values)
-
-
-_REQUIRED: Final = None
-_NOT_STORED: Final = "\x00not stored"  # an attribute name no item holds: DynamoDB names are never NUL-led
-
-
-def _decode_reason(exc: Exception, av: object, label: str) -> str:
-    if isinstance(av, dict) and av:
-        tags = "/".join(str(t) for t in av)
-        if isinstance(exc, KeyError):
-            return f"expected {label}, the item holds {tags}"
-        return f"the stored {tags} value does not fit {label} ({type(exc).__name__})"
-    return f"malformed AttributeValue for {label}"
-
-
-class ModelCodec:
-    """The compiled tables of one model class: the whole per-item work is two loops over tuples."""
-
-    __slots__ = (
-        "_all_names",
-        "_bounded",
-        "_cls",
-        "_dec_table",
-        "_enc_maybe",
-        "_enc_plain",
-        "_fixed",
-        "_measured",
-        "_post_init",
-        "_stored_count",
-        "_str_fields",
-        "deep",
-        "fields",
-        "plans",
-    )
-
-    def __init__(self, cls: type, plans: tuple[FieldPlan, ...]) -> None:
-        self._cls = cls
-        self.plans = plans
-        self.fields = {p.name: p for p in plans}
-        # Fields that always hold a value go through the tight loop; optional / omittable ones check first.
-        plain: list[tuple[str, str, Callable[[Any], AttributeValue]]] = []
-        maybe: list[tuple[str, str, Callable[[Any], AttributeValue | None]]] = []
-        fixed = 0
-        bounded: list[tuple[str, Callable[[Any], int]]] = []
-        str_fields: list[str] = []
-        measured: list[str] = []
-        dec_table: list[tuple[str, str, Callable[[AttributeValue], Any], _Default | None]] = []
-        for p in plans:
-            codec = p.codec
-            if p.ignore:
-                dec_table.append((p.name, _NOT_STORED, codec.dec, _Default(p.info, None)))
-                continue
-            omit = codec.is_set or p.omit_empty
-            if omit or p.optional:
-                maybe.append((p.name, p.stored, _OmitEmptyTop(codec.enc).enc if omit else codec.enc))
-            else:
-                plain.append((p.name, p.stored, codec.enc))
-            fixed += _c._utf8_len(p.stored)
-            if codec.size is not None:
-                fixed += codec.size
-            elif codec.sizer is _str_bound:
-                str_fields.append(p.name)
-            elif codec.sizer is not None:
-                bounded.append((p.name, codec.sizer))
-            else:
-                measured.append(p.stored)
-            dec = _optional(codec).dec if p.optional else codec.dec
-            missing: _Default | None
-            if (codec.is_set or p.omit_empty) and not p.optional:
-                missing = _Default(p.info, codec.empty)
-            elif p.info.is_required():
-                missing = _REQUIRED
-            else:
-                missing = _Default(p.info, None)
-            dec_table.append((p.name, p.stored, dec, missing))
-        self._enc_plain = tuple(plain)
-        self._enc_maybe = tuple(maybe)
-        self._fixed = fixed
-        self._bounded = tuple(bounded)
-        self._str_fields = tuple(str_fields)
-        self._measured = tuple(measured)
-        self._stored_count = len(plain) + len(maybe)
-        self._dec_table = tuple(dec_table)
-        self._all_names = frozenset(p.name for p in plans)
-        self._post_init = bool(getattr(cls, "__pydantic_post_init__", None))
-        # (name, stored) of the fields whose values may nest past DynamoDB's 32 levels: usually none,
-        # so typed values are never walked. Untyped, converted and self-nesting fields are listed.
-        active = frozenset({cls})
-        self.deep = tuple(
-            (p.name, p.stored)
-            for p in plans
-            if not p.ignore and not _within(_codec_depth(p.codec, active), _c.MAX_NESTED_CONTAINERS)
-        )
-
-    def encode_map(self, obj: object) -> Item:
-        """All stored attributes of `obj`; None values and empty sets are left out."""
-        d = obj.__dict__
-        out: Item = {}
-        name = ""
-        v: object = None
-        try:
-            for name, stored, enc in self._enc_plain:
-                v = d[name]
-                out[stored] = enc(v)
-            for name, stored, maybe_enc in self._enc_maybe:
-                v = d[name]
-                if v is None:
-                    continue
-                av = maybe_enc(v)
-                if av is not None:
-                    out[stored] = av
-        except EncodeFailure as exc:
-            exc.path.insert(0, name)
-            raise
-        except ValidationError as exc:
-            raise EncodeFailure([name], str(exc)) from exc
-        except KeyError as exc:
-            raise EncodeFailure([name], "the field has no value") from exc
-        except Exception as exc:
-            raise EncodeFailure(
-                [name], f"cannot encode a {type(v).__name__} value ({type(exc).__name__})"
-            ) from exc
-        return out
-
-    def encode_m(self, obj: object) -> AttributeValue:
-        return {"M": self.encode_map(obj)}
-
-    def size_bound(self, obj: object, item: Item) -> int:
-        """An upper bound of `item_size(item)` (`item` is `obj` encoded), cheap: no walk of strings or lists.
-
-        Fixed-size fields count their maximum, strings 4 bytes per code point, and only values with no
-        python-side bound (JSON, converted, untyped) are measured from the item.
-        """
-        d = obj.__dict__
-        total = self._fixed + self._variable_bound(d)
-        for stored in self._measured:
-            av = item.get(stored)
-            if av is not None:
-                total += _c._av_size(av)
-        return total
-
-    def nested_bound(self, obj: object) -> int:
-        """An upper bound of this model's size as a nested M value."""
-        if self._measured:
-            return _c._av_size(self.encode_m(obj))
-        return 3 + self._stored_count + self._fixed + self._variable_bound(obj.__dict__)
-
-    def _variable_bound(self, d: dict[str, Any]) -> int:
-        chars = 0
-        for name in self._str_fields:
-            v = d[name]
-            if v is not None:
-                chars += len(v)
-        total = chars << 2  # UTF-8 takes at most 4 bytes per code point
-        for name, sizer in self._bounded:
-            v = d[name]
-            if v is not None:
-                total += sizer(v)
-        return total
-
-    def decode_map(self, item: Item) -> Any:
-        """A model instance from stored attributes, without pydantic validation; unknown ones are ignored."""
-        values: dict[str, Any] = {}
-        defaulted = False
-        name = ""
-        av: object = None
-        try:
-            for name, stored, dec, missing in self._dec_table:
-                av = item.get(stored)
-                if av is None:
-                    if missing is None:
-                        raise DecodeFailure([], "the required attribute is missing")
-                    values[name] = missing(values)
-                    defaulted = True
-                else:
-                    values[name] = dec(av)
-        except DecodeFailure as exc:
-            exc.path.insert(0, name)
-            raise
-        except Exception as exc:
-            label = self.fields[name].codec.label
-            raise DecodeFailure([name], _decode_reason(exc, av, label)) from exc
-        cls = self._cls
-        obj: Any = object.__new__(cls)
-        _set = object.__setattr__
-        _set(obj, "__dict__", values)
-        if defaulted:
-            _set(obj, "__pydantic_fields_set__", {n for n, s, _, _ in self._dec_table if s in item})
-        else:
-            _set(obj, "__pydantic_fields_set__", set(self._all_names))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        if self._post_init:
-            obj.model_post_init(None)
-        return obj
-
-    def decode_m(self, av: AttributeValue) -> Any:
-        return self.decode_map(av["M"])
-
-
-def _codec_depth(codec: TypeCodec, active: frozenset[type]) -> int | None:
-    """The most M/L levels a value of `codec` holds; None when only its encoded value can tell."""
-    if codec.nested is not None:
-        return _model_depth(codec.nested, active)
-    if codec.depth is None:
-        return None
-    if codec.inner is None:
-        return codec.depth
-    inner = _codec_depth(codec.inner, active)
-    return None if inner is None else codec.depth + inner
-
-
-def _within(depth: int | None, limit: int) -> bool:
-    return depth is not None and depth <= limit
-
-
-def _model_depth(cls: type, active: frozenset[type]) -> int | None:
-    if cls in active:
-        return None  # a model nesting itself has no static bound
-    inside = active | {cls}
-    deepest = 0
-    try:
-        plans = plans_of(cls)
-    except ValidationError:
-        return None  # not resolvable yet: its values are measured when encoded
-    for p in plans:
-        if p.ignore:
-            continue
-        depth = _codec_depth(p.codec, inside)
-        if depth is None:
-            return None
-        deepest = max(deepest, depth)
-    return 1 + deepest
-
-
-def model_codec(cls: type) -> ModelCodec:
-    """The compiled codec of a model class: built on first use, once, and kept on the class."""
-    found: ModelCodec | None = cls.__dict__.get("__aiotheory_codec__")
-    if found is not None:
-        return found
-    with _LOCK:
-        found = cls.__dict__.get("__aiotheory_codec__")
-        if found is None:
-            found = ModelCodec(cls, plans_of(cls))
-            type.__setattr__(cls, "__aiotheory_codec__", found)
-    return found
-
-
-def plans_of(cls: type) -> tuple[FieldPlan, ...]:
-    """The class's field plans, made at class creation (or now, once forward references resolve)."""
-    plans: tuple[FieldPlan, ...] | None = cls.__dict__.get("__aiotheory_plans__")
-    if plans is None:
-        if not getattr(cls, "__pydantic_fields_complete__", True):
-            try:
-                cls.model_rebuild()  # type: ignore[attr-defined]  # a pydantic model
-            except Exception as exc:
-                raise ValidationError(f"{cls.__name__}: annotations cannot be resolved yet ({exc})") from exc
-        plans = field_plans(cls)
-        type.__setattr__(cls, "__aiotheory_plans__", plans)
-    return plans
-
-
-def decode_failure_error(exc: DecodeFailure, table: str, key: Item) -> DecodeError:
-    """The public DecodeError for a failure inside a table item: table, key and field path, no values."""
-    field = ".".join(exc.path)
-    shown = ", ".join(f"{k}={_key_text(av)}" for k, av in key.items()) or "<no key>"
-    return DecodeError(
-        f"cannot read an item of table {table!r} (key {shown}): field {field!r}: {exc.reason}",
-        table=table,
-        key=key,
-        field=field,
-    )
-
-
-def _key_text(av: object) -> str:
-    if isinstance(av, dict) and len(av) == 1:
-        ((tag, raw),) = av.items()
-        if tag in ("S", "N", "B"):
-            return repr(raw)
-    return "<malformed>"

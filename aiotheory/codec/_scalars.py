@@ -1,8 +1,8 @@
-"""Python values <-> DynamoDB AttributeValue wire JSON, with DynamoDB's limits checked before the network.
+"""Scalars and sizes: python values <-> DynamoDB AttributeValue wire JSON, DynamoDB's limits checked.
 
-Typed fields get an encoder/decoder picked once per model class (`_model_codec`); untyped values go through
-one `type(v) -> function` table. Imports no pydantic itself (model tables live in `_codec_compile`),
-no I/O, no asyncio.
+The number rules (38 digits, 1E-130 .. 9.99E+125), the scalar encoders and decoders the type codecs
+(`_types`) pick per field, the untyped path (`encode_value` / `decode_value`: one `type(v) -> function`
+table) and DynamoDB's size counting. Imports no pydantic, no I/O, no asyncio.
 
 Wire shapes: {"S": str}, {"N": str}, {"B": base64 str}, {"BOOL": bool}, {"NULL": True}, {"L": [...]},
 {"M": {...}}, {"SS": [...]}, {"NS": [...]}, {"BS": [...]}. Reading never re-runs pydantic validation.
@@ -20,18 +20,58 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
-from .errors import DecodeError, ValidationError
+from ..errors import DecodeError, ValidationError
 
 if TYPE_CHECKING:
-    from ._types import AttributeValue, Item
+    from .._types import AttributeValue, Item
 
 __all__ = [
+    "EMPTY_SET",
+    "INT_HIGH",
+    "INT_LOW",
     "MAX_ITEM_BYTES",
     "MAX_NESTED_CONTAINERS",
+    "check_texts",
+    "checked_name",
+    "checked_text",
+    "dec_bool",
+    "dec_bytes",
+    "dec_date",
+    "dec_datetime",
+    "dec_decimal",
+    "dec_epoch",
+    "dec_float",
+    "dec_int",
+    "dec_json",
+    "dec_str",
+    "dec_uuid",
+    "decimal_text",
+    "decode_untyped",
     "decode_value",
+    "enc_bool",
+    "enc_bytes",
+    "enc_date",
+    "enc_datetime",
+    "enc_decimal",
+    "enc_epoch",
+    "enc_epoch_whole",
+    "enc_float",
+    "enc_int",
+    "enc_json",
+    "enc_str",
+    "enc_uuid",
     "encode_value",
+    "float_text",
+    "from_b64",
+    "int_from_text",
+    "int_text",
     "item_size",
     "nests_deeper",
+    "number_from_text",
+    "number_text",
+    "to_b64",
+    "utf8_len",
+    "value_size",
 ]
 
 #: "The maximum item size in DynamoDB is 400 KB" (attribute names and values, UTF-8).
@@ -46,12 +86,12 @@ _MAX_DIGITS: Final = 38
 _MAX_ADJUSTED: Final = 125
 _MIN_ADJUSTED: Final = -130
 # ints strictly inside these bounds have at most 38 digits: no digit check needed.
-_INT_LOW: Final = -(10**38)
-_INT_HIGH: Final = 10**38
-_EMPTY_SET: Final = "an empty set cannot be stored inside a list or map (DynamoDB has no empty set)"
+INT_LOW: Final = -(10**38)
+INT_HIGH: Final = 10**38
+EMPTY_SET: Final = "an empty set cannot be stored inside a list or map (DynamoDB has no empty set)"
 _JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _b2a: Final = binascii.b2a_base64
-_a2b: Final = binascii.a2b_base64
+from_b64: Final = binascii.a2b_base64
 #: "DynamoDB supports nested attributes up to 32 levels deep." Measured on DynamoDB Local: a top-level
 #: attribute is level 1, and an M or L is refused at level 32 ("Nesting Levels have exceeded supported
 #: limits") while a scalar or set there is accepted, so a value holds at most 31 nested M/L levels.
@@ -83,21 +123,21 @@ def _check_digits(text: str) -> str:
     return text
 
 
-def _enc_int(v: int) -> AttributeValue:
+def enc_int(v: int) -> AttributeValue:
     text = int.__repr__(v)  # raises TypeError for a non-int, and turns a bool into "1"/"0"
     if len(text) > _MAX_DIGITS:
         _check_digits(text)
     return {"N": text}
 
 
-def _int_text(v: int) -> str:
+def int_text(v: int) -> str:
     text = int.__repr__(v)  # raises TypeError for a non-int, and turns a bool into "1"/"0"
     if len(text) > _MAX_DIGITS:
         _check_digits(text)
     return text
 
 
-def _decimal_text(v: Decimal) -> str:
+def decimal_text(v: Decimal) -> str:
     text = str(v)
     # Plain notation of at most 38 characters: finite, at most 38 digits, magnitude inside the range.
     if len(text) <= _MAX_DIGITS and "E" not in text and text[-1] in "0123456789":
@@ -119,7 +159,7 @@ def _decimal_text(v: Decimal) -> str:
     return str(v)
 
 
-def _float_text(v: float) -> str:
+def float_text(v: float) -> str:
     text = float.__repr__(v)
     magnitude = abs(v)
     if 1e-129 < magnitude < 1e125:
@@ -131,25 +171,25 @@ def _float_text(v: float) -> str:
     return _check_digits(text)
 
 
-def _number_text(v: object) -> str:
+def number_text(v: object) -> str:
     """An untyped number's N text (bool is not a number here)."""
     tp = type(v)
     if tp is int:
-        return _int_text(v)  # type: ignore[arg-type]  # type(v) is int
+        return int_text(v)  # type: ignore[arg-type]  # type(v) is int
     if tp is Decimal:
-        return _decimal_text(v)  # type: ignore[arg-type]  # type(v) is Decimal
+        return decimal_text(v)  # type: ignore[arg-type]  # type(v) is Decimal
     if tp is float:
-        return _float_text(v)  # type: ignore[arg-type]  # type(v) is float
+        return float_text(v)  # type: ignore[arg-type]  # type(v) is float
     if isinstance(v, int) and not isinstance(v, bool):
-        return _int_text(v)
+        return int_text(v)
     if isinstance(v, Decimal):
-        return _decimal_text(v)
+        return decimal_text(v)
     if isinstance(v, float):
-        return _float_text(v)
+        return float_text(v)
     raise ValidationError(f"a {tp.__name__} is not a number")
 
 
-def _int_from_text(text: str) -> int:
+def int_from_text(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -160,7 +200,7 @@ def _int_from_text(text: str) -> int:
         return int(d)
 
 
-def _number_from_text(text: str) -> int | Decimal:
+def number_from_text(text: str) -> int | Decimal:
     """An untyped N: int when integral text, else an exact Decimal."""
     try:
         return int(text)
@@ -168,25 +208,17 @@ def _number_from_text(text: str) -> int | Decimal:
         return Decimal(text)
 
 
-def _enc_number(v: object) -> AttributeValue:
-    return {"N": _number_text(v)}
-
-
-def _dec_number(av: AttributeValue) -> int | Decimal:
-    return _number_from_text(av["N"])
-
-
 # ---------------------------------------------------------------------------------------------- scalars
 # Encoders trust the python type the annotation fixed (pydantic validated it); decoders raise KeyError,
 # ValueError or TypeError on a mismatch, which the field loop turns into a DecodeError naming the field.
 
 
-def _enc_str(v: str) -> AttributeValue:
+def enc_str(v: str) -> AttributeValue:
     # isascii() reads a flag of the string object (O(1)); only non-ASCII text pays for the UTF-8 check.
-    return {"S": v if v.isascii() else _text(v)}
+    return {"S": v if v.isascii() else checked_text(v)}
 
 
-def _text(v: str) -> str:
+def checked_text(v: str) -> str:
     """`v` when it can be sent as UTF-8; a lone surrogate (which JSON would escape as `\\ud800`) cannot."""
     try:
         v.encode("utf-8")
@@ -195,70 +227,70 @@ def _text(v: str) -> str:
     return v
 
 
-def _key(k: str) -> str:
+def checked_name(k: str) -> str:
     """`k` if DynamoDB takes it as an attribute name (not empty, valid Unicode); for keys not plain ASCII.
 
-    Encoders write `k if k and k.isascii() else _key(k)`, which keeps the common case inline.
+    Encoders write `k if k and k.isascii() else checked_name(k)`, which keeps the common case inline.
     """
     if not k:
         raise ValidationError(_EMPTY_MAP_KEY)
-    return _text(k)
+    return checked_text(k)
 
 
-def _check_texts(values: Iterable[str]) -> None:
+def check_texts(values: Iterable[str]) -> None:
     for v in values:
         if not v.isascii():
-            _text(v)
+            checked_text(v)
 
 
-_dec_str: Final = itemgetter("S")
+dec_str: Final = itemgetter("S")
 
 
-def _dec_int(av: AttributeValue) -> int:
+def dec_int(av: AttributeValue) -> int:
     text = av["N"]
     try:
         return int(text)
     except ValueError:
-        return _int_from_text(text)
+        return int_from_text(text)
 
 
-def _enc_decimal(v: Decimal) -> AttributeValue:
-    return {"N": _decimal_text(v)}
+def enc_decimal(v: Decimal) -> AttributeValue:
+    return {"N": decimal_text(v)}
 
 
-def _dec_decimal(av: AttributeValue) -> Decimal:
+def dec_decimal(av: AttributeValue) -> Decimal:
     return Decimal(av["N"])
 
 
-def _enc_float(v: float) -> AttributeValue:
-    return {"N": _float_text(v)}
+def enc_float(v: float) -> AttributeValue:
+    return {"N": float_text(v)}
 
 
-def _dec_float(av: AttributeValue) -> float:
+def dec_float(av: AttributeValue) -> float:
     return float(av["N"])
 
 
-def _enc_bool(v: bool) -> AttributeValue:
+def enc_bool(v: bool) -> AttributeValue:
     return {"BOOL": v}
 
 
-_dec_bool: Final = itemgetter("BOOL")
+dec_bool: Final = itemgetter("BOOL")
 
 
 def _enc_null(v: None) -> AttributeValue:
     return {"NULL": True}
 
 
-def _b64(v: bytes) -> str:
+def to_b64(v: bytes) -> str:
     return _b2a(v, newline=False).decode("ascii")
 
 
-def _enc_bytes(v: bytes) -> AttributeValue:
+def enc_bytes(v: bytes) -> AttributeValue:
     return {"B": _b2a(v, newline=False).decode("ascii")}
 
 
-def _dec_bytes(av: AttributeValue) -> bytes:
-    return _a2b(av["B"])
+def dec_bytes(av: AttributeValue) -> bytes:
+    return from_b64(av["B"])
 
 
 def _datetime_text(v: datetime) -> str:
@@ -271,11 +303,11 @@ def _datetime_text(v: datetime) -> str:
     return v.isoformat(timespec="microseconds")[:26] + "Z"  # drop the "+HH:MM" suffix
 
 
-def _enc_datetime(v: datetime) -> AttributeValue:
+def enc_datetime(v: datetime) -> AttributeValue:
     return {"S": _datetime_text(v)}
 
 
-def _dec_datetime(av: AttributeValue) -> datetime:
+def dec_datetime(av: AttributeValue) -> datetime:
     v = datetime.fromisoformat(av["S"])
     tz = v.tzinfo
     if tz is UTC:
@@ -291,19 +323,19 @@ def _epoch_parts(v: datetime) -> tuple[int, int]:
     return delta.days * 86400 + delta.seconds, delta.microseconds
 
 
-def _enc_epoch(v: datetime) -> AttributeValue:
+def enc_epoch(v: datetime) -> AttributeValue:
     seconds, micros = _epoch_parts(v)
     if not micros:
         return {"N": str(seconds)}
     return {"N": str(Decimal(seconds) + Decimal(micros).scaleb(-6))}
 
 
-def _enc_epoch_whole(v: datetime) -> AttributeValue:
+def enc_epoch_whole(v: datetime) -> AttributeValue:
     """TTL: DynamoDB expects whole epoch seconds; sub-second precision is dropped (floored)."""
     return {"N": str(_epoch_parts(v)[0])}
 
 
-def _dec_epoch(av: AttributeValue) -> datetime:
+def dec_epoch(av: AttributeValue) -> datetime:
     text = av["N"]
     try:
         return _EPOCH + timedelta(seconds=int(text))
@@ -312,27 +344,27 @@ def _dec_epoch(av: AttributeValue) -> datetime:
         return _EPOCH + timedelta(microseconds=int(micros))
 
 
-def _enc_date(v: date) -> AttributeValue:
+def enc_date(v: date) -> AttributeValue:
     return {"S": v.isoformat()}
 
 
-def _dec_date(av: AttributeValue) -> date:
+def dec_date(av: AttributeValue) -> date:
     return date.fromisoformat(av["S"])
 
 
-def _enc_uuid(v: UUID) -> AttributeValue:
+def enc_uuid(v: UUID) -> AttributeValue:
     return {"S": str(v)}
 
 
-def _dec_uuid(av: AttributeValue) -> UUID:
+def dec_uuid(av: AttributeValue) -> UUID:
     return UUID(av["S"])
 
 
-def _enc_json(v: object) -> AttributeValue:
-    return _enc_str(_JSON.encode(v))
+def enc_json(v: object) -> AttributeValue:
+    return enc_str(_JSON.encode(v))
 
 
-def _dec_json(av: AttributeValue) -> object:
+def dec_json(av: AttributeValue) -> object:
     return json.loads(av["S"])
 
 
@@ -361,24 +393,24 @@ def _enc_dyn_map(v: dict[object, object]) -> AttributeValue:
     for k, x in v.items():
         if type(k) is not str and not isinstance(k, str):
             raise ValidationError(f"map keys must be strings, not {type(k).__name__}")
-        out[k if k and k.isascii() else _key(k)] = encode_value(x)
+        out[k if k and k.isascii() else checked_name(k)] = encode_value(x)
     return {"M": out}
 
 
 def _enc_dyn_set(v: set[object] | frozenset[object]) -> AttributeValue:
     if not v:
-        raise ValidationError(_EMPTY_SET)
+        raise ValidationError(EMPTY_SET)
     kinds = {type(x) for x in v}
     # Sorted, so one set always encodes to the same bytes (stable payloads, goldens, signatures).
     if kinds <= {str}:
         texts: list[str] = sorted(v)  # type: ignore[arg-type]  # all str
         if not "".join(texts).isascii():
-            _check_texts(texts)
+            check_texts(texts)
         return {"SS": texts}
     if kinds <= {bytes}:
-        return {"BS": [_b64(x) for x in sorted(v)]}  # type: ignore[type-var, arg-type]  # all bytes
+        return {"BS": [to_b64(x) for x in sorted(v)]}  # type: ignore[type-var, arg-type]  # all bytes
     if not (kinds & {bool}) and all(issubclass(k, (int, Decimal, float)) for k in kinds):
-        return {"NS": [_number_text(x) for x in sorted(v)]}  # type: ignore[type-var]  # all numbers
+        return {"NS": [number_text(x) for x in sorted(v)]}  # type: ignore[type-var]  # all numbers
     raise ValidationError("a set must hold only strings, only numbers or only bytes")
 
 
@@ -387,21 +419,21 @@ def _enc_dyn_enum(v: Enum) -> AttributeValue:
 
 
 _DYNAMIC_ENC: Final[dict[type, _Enc]] = {
-    str: _enc_str,
-    int: _enc_int,
-    bool: _enc_bool,
-    float: _enc_float,
-    Decimal: _enc_decimal,
-    bytes: _enc_bytes,
+    str: enc_str,
+    int: enc_int,
+    bool: enc_bool,
+    float: enc_float,
+    Decimal: enc_decimal,
+    bytes: enc_bytes,
     type(None): _enc_null,
     list: _enc_dyn_list,
     tuple: _enc_dyn_list,
     dict: _enc_dyn_map,
     set: _enc_dyn_set,
     frozenset: _enc_dyn_set,
-    datetime: _enc_datetime,
-    date: _enc_date,
-    UUID: _enc_uuid,
+    datetime: enc_datetime,
+    date: enc_date,
+    UUID: enc_uuid,
 }
 
 
@@ -411,27 +443,26 @@ def _resolve_dynamic(tp: type) -> _Enc:
     if issubclass(tp, Enum):
         fn = _enc_dyn_enum
     elif getattr(tp, "__aiotheory_model__", False):
-        from ._codec_compile import model_codec  # a model's codec lives with the per-class tables
-
-        fn = model_codec(tp).encode_m
+        # A model class carries its compiled object (`aiotheory.schema.Compiled`), codec included.
+        fn = tp.__aiotheory__.codec().encode_m  # type: ignore[attr-defined]  # a Model subclass
     elif issubclass(tp, bool):
-        fn = _enc_bool
+        fn = enc_bool
     elif issubclass(tp, int):
-        fn = _enc_int
+        fn = enc_int
     elif issubclass(tp, str):
-        fn = _enc_str
+        fn = enc_str
     elif issubclass(tp, datetime):
-        fn = _enc_datetime
+        fn = enc_datetime
     elif issubclass(tp, date):
-        fn = _enc_date
+        fn = enc_date
     elif issubclass(tp, Decimal):
-        fn = _enc_decimal
+        fn = enc_decimal
     elif issubclass(tp, float):
-        fn = _enc_float
+        fn = enc_float
     elif issubclass(tp, (bytes, bytearray)):
-        fn = _enc_bytes
+        fn = enc_bytes
     elif issubclass(tp, UUID):
-        fn = _enc_uuid
+        fn = enc_uuid
     elif issubclass(tp, dict):
         fn = _enc_dyn_map
     elif issubclass(tp, (list, tuple)):
@@ -450,24 +481,24 @@ def decode_value(av: AttributeValue) -> object:
     Raises DecodeError for a malformed AttributeValue.
     """
     try:
-        return _decode_dyn(av)
+        return decode_untyped(av)
     except DecodeError:
         raise
     except Exception as exc:
         raise DecodeError(f"malformed AttributeValue ({type(exc).__name__})") from exc
 
 
-def _decode_dyn(av: AttributeValue) -> object:
+def decode_untyped(av: AttributeValue) -> object:
     ((tag, raw),) = av.items()
     return _DYNAMIC_DEC[tag](raw)
 
 
 def _dec_dyn_list(raw: list[AttributeValue]) -> list[object]:
-    return [_decode_dyn(x) for x in raw]
+    return [decode_untyped(x) for x in raw]
 
 
 def _dec_dyn_map(raw: dict[str, AttributeValue]) -> dict[str, object]:
-    return {k: _decode_dyn(x) for k, x in raw.items()}
+    return {k: decode_untyped(x) for k, x in raw.items()}
 
 
 def _dec_dyn_bool(raw: object) -> bool:
@@ -491,17 +522,17 @@ def _dec_dyn_ss(raw: list[str]) -> set[str]:
 
 
 def _dec_dyn_ns(raw: list[str]) -> set[int | Decimal]:
-    return {_number_from_text(x) for x in raw}
+    return {number_from_text(x) for x in raw}
 
 
 def _dec_dyn_bs(raw: list[str]) -> set[bytes]:
-    return {_a2b(x) for x in raw}
+    return {from_b64(x) for x in raw}
 
 
 _DYNAMIC_DEC: Final[dict[str, Callable[[Any], object]]] = {
     "S": _dec_dyn_str,
-    "N": _number_from_text,
-    "B": _a2b,
+    "N": number_from_text,
+    "B": from_b64,
     "BOOL": _dec_dyn_bool,
     "NULL": _dec_dyn_null,
     "L": _dec_dyn_list,
@@ -515,7 +546,7 @@ _DYNAMIC_DEC: Final[dict[str, Callable[[Any], object]]] = {
 # ---------------------------------------------------------------------------------------------- sizes
 
 
-def _utf8_len(s: str) -> int:
+def utf8_len(s: str) -> int:
     return len(s) if s.isascii() else len(s.encode("utf-8"))
 
 
@@ -536,14 +567,14 @@ def _list_size(raw: list[AttributeValue]) -> int:
     # "A List or Map requires 3 bytes of overhead ... and 1 byte per element."
     total = 3 + len(raw)
     for av in raw:
-        total += _av_size(av)
+        total += value_size(av)
     return total
 
 
 def _map_size(raw: dict[str, AttributeValue]) -> int:
     total = 3 + len(raw)
     for k, av in raw.items():
-        total += _utf8_len(k) + _av_size(av)
+        total += utf8_len(k) + value_size(av)
     return total
 
 
@@ -552,7 +583,7 @@ def _one(raw: object) -> int:
 
 
 def _ss_size(raw: list[str]) -> int:
-    return sum(_utf8_len(x) for x in raw)
+    return sum(utf8_len(x) for x in raw)
 
 
 def _ns_size(raw: list[str]) -> int:
@@ -564,7 +595,7 @@ def _bs_size(raw: list[str]) -> int:
 
 
 _SIZE: Final[dict[str, Callable[[Any], int]]] = {
-    "S": _utf8_len,
+    "S": utf8_len,
     "N": _number_size,
     "B": _binary_size,
     "BOOL": _one,
@@ -577,7 +608,7 @@ _SIZE: Final[dict[str, Callable[[Any], int]]] = {
 }
 
 
-def _av_size(av: AttributeValue) -> int:
+def value_size(av: AttributeValue) -> int:
     ((tag, raw),) = av.items()
     return _SIZE[tag](raw)
 
@@ -590,7 +621,7 @@ def item_size(item: Item) -> int:
     total = 0
     for name, av in item.items():
         try:
-            total += _utf8_len(name) + _av_size(av)
+            total += utf8_len(name) + value_size(av)
         except UnicodeEncodeError:
             raise ValidationError(f"attribute {name!r}: {_LONE_SURROGATE}") from None
     return total
