@@ -137,7 +137,7 @@ class Hook:
 
 
 def _partner_of(transport: object) -> str | None:
-    # Partner DBs' transports carry their partner id (accounts._PartnerTransport); others have none.
+    # Partner DBs' lean transports carry their partner id (LeanTransport.partner); others have none.
     partner = getattr(transport, "partner", None)
     return partner if isinstance(partner, str) else None
 
