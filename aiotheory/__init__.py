@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .accounts import AccountConfig as AccountConfig
     from .accounts import Accounts as Accounts
     from .aws_lambda import lambda_handler as lambda_handler
+    from .credentials import AssumeRoleProvider as AssumeRoleProvider
     from .credentials import Credentials as Credentials
     from .db import DB as DB
     from .deadlines import deadline as deadline
@@ -77,6 +78,7 @@ __all__ = [
     "AccountNotFound",
     "Accounts",
     "AiotheoryError",
+    "AssumeRoleProvider",
     "Attr",
     "AwsError",
     "AwsValidationError",
@@ -188,6 +190,7 @@ _LAZY: Final[dict[str, str]] = {
     "Raw": "aiotheory.expr",
     "size": "aiotheory.expr",
     "Credentials": "aiotheory.credentials",
+    "AssumeRoleProvider": "aiotheory.credentials",
     "Transaction": "aiotheory.transact",
     "lambda_handler": "aiotheory.aws_lambda",
     "Accounts": "aiotheory.accounts",

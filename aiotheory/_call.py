@@ -106,7 +106,8 @@ async def call(
     hook = _observe.hook
     started = 0.0 if hook is None else time.perf_counter()
     span = None if hook is None else hook.started(transport, operation)
-    # ExpiredToken: the transport has invalidated its credential provider; resend once, at once.
+    # ExpiredToken: the transport that mapped it invalidated its credential provider (the one place
+    # that rule lives); resend once, at once, so the resend signs with fresh credentials.
     renewed = False
     while True:
         if limiter is not None:

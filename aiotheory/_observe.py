@@ -136,7 +136,7 @@ class Hook:
 
 
 def _partner_of(transport: object) -> str | None:
-    # A partner DB's transport carries its partner id as `partner`; other transports have none.
+    # Partner DBs' lean transports carry their partner id (LeanTransport.partner); others have none.
     partner = getattr(transport, "partner", None)
     return partner if isinstance(partner, str) else None
 

@@ -2,12 +2,12 @@
 
 Each partner's DB inherits the base DB's endpoint, table prefix, retry policy and clock, and signs
 with credentials from a refreshing AssumeRole cache whose base credentials are the base DB's own.
-Imports no HTTP at module load; the lean wire is imported on a partner's first use.
+Transports come from `transport._factory`, all partners sharing one HTTP client (which alone binds to
+the running loop). Imports no HTTP at module load; the lean wire is imported on a partner's first use.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import time
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from ._assume_role import (
+from .credentials._assume_role import (
     DEFAULT_ADVISORY_MARGIN,
     DEFAULT_MANDATORY_MARGIN,
     DEFAULT_STS_TIMEOUT,
@@ -23,10 +23,10 @@ from ._assume_role import (
     validate_margins,
     validate_sts_timeout,
 )
-from .errors import AccountNotFound, ExpiredToken, ValidationError
+from .errors import AccountNotFound, ValidationError
 
 if TYPE_CHECKING:
-    from ._types import Clock, Payload
+    from ._types import Clock
     from .credentials import CredentialProvider
     from .db import DB
     from .transport._pool import HttpClient
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AccountConfig", "Accounts", "TransportWrapper"]
 
-#: Wraps a partner's transport (fault injection in tests, instrumentation); called once per loop.
+#: Wraps a partner's transport (fault injection in tests, instrumentation); called once per partner DB.
 TransportWrapper = Callable[["Transport"], "Transport"]
 
 _ROLE_ARN: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -70,133 +70,25 @@ class AccountConfig:
             raise ValidationError("external_id must be 2-1224 characters")
 
 
-class _SharedHttp:
-    """One keep-alive HTTP client for all partners (and their STS calls), per event loop.
-
-    SigV4 signs each request, so one pooled connection serves every account: a partner's first call
-    reuses a connection another partner opened.
-    """
-
-    __slots__ = ("_client", "_loop", "_max_connections")
-
-    def __init__(self, max_connections: int) -> None:
-        self._max_connections = max_connections
-        self._client: HttpClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def get(self) -> HttpClient:
-        loop = asyncio.get_running_loop()
-        client = self._client
-        if client is None or self._loop is not loop:
-            old = self._loop
-            if client is not None and old is not None and not old.is_closed():
-                raise ValidationError(
-                    "these Accounts are bound to another event loop that is still open; "
-                    "use one loop per process (aiotheory.aws_lambda.lambda_handler keeps one)"
-                )
-            from .transport._pool import HttpClient
-
-            # A client of a closed loop is dropped untouched: closing it would call into the dead loop.
-            client = self._client = HttpClient(max_connections=self._max_connections)
-            self._loop = loop
-        return client
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.close()
-
-
-class _PartnerTransport:
-    """A partner's DynamoDB transport: the lean wire signing with the partner's credentials.
-
-    Rebuilt in a new loop after the old one closed; `partner` labels the calls in logs and traces.
-    """
-
-    __slots__ = ("_credentials", "_endpoint_url", "_http", "_inner", "_loop", "_region", "_wrap", "partner")
-
-    def __init__(
-        self,
-        partner: str,
-        region: str | None,
-        endpoint_url: str | None,
-        credentials: CredentialProvider,
-        http: _SharedHttp,
-        wrap: TransportWrapper | None,
-    ) -> None:
-        self.partner = partner
-        self._region = region
-        self._endpoint_url = endpoint_url
-        self._credentials = credentials
-        self._http = http
-        self._wrap = wrap
-        self._inner: Transport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:
-        return f"_PartnerTransport(partner={self.partner!r}, region={self._region!r})"
-
-    async def send(self, operation: str, payload: Payload, /) -> Payload:
-        inner = self._inner
-        if inner is None or self._loop is not asyncio.get_running_loop():
-            inner = self._bind()
-        try:
-            return await inner.send(operation, payload)
-        except ExpiredToken:
-            # The assumed credentials expired early (revoked session, clock skew): drop them; the one
-            # call function resends once at once, and the resend refreshes them.
-            self._credentials.invalidate()
-            raise
-
-    def _bind(self) -> Transport:
-        from .transport.lean import LeanTransport
-
-        http = self._http.get()  # raises if the old loop is still open
-        inner: Transport = LeanTransport(
-            self._region,
-            endpoint_url=self._endpoint_url,
-            credentials=self._credentials,
-            http=http,
-            user_agent_extra=f"partner/{self.partner}",
-        )
-        if self._wrap is not None:
-            inner = self._wrap(inner)
-        self._inner = inner
-        self._loop = asyncio.get_running_loop()
-        return inner
-
-    async def close(self) -> None:
-        inner, self._inner = self._inner, None
-        if inner is not None and self._loop is asyncio.get_running_loop():
-            await inner.close()
-
-
 class _StsFactory:
-    """Makes the lean STS client for one role, on the partners' shared HTTP client (per loop)."""
+    """Makes the lean STS client for one role on the partners' shared HTTP client; called once per loop."""
 
-    __slots__ = ("_base", "_endpoint_url", "_http", "_region", "_wrap")
+    __slots__ = ("_accounts", "_base", "_region")
 
-    def __init__(
-        self,
-        region: str,
-        base: CredentialProvider,
-        endpoint_url: str | None,
-        http: _SharedHttp,
-        wrap: TransportWrapper | None,
-    ) -> None:
+    def __init__(self, accounts: Accounts, region: str, base: CredentialProvider) -> None:
+        self._accounts = accounts
         self._region = region
         self._base = base
-        self._endpoint_url = endpoint_url
-        self._http = http
-        self._wrap = wrap
 
     def __call__(self) -> Transport:
-        from .transport._sts import StsTransport
+        from .transport._factory import make_sts
 
-        sts: Transport = StsTransport(
-            self._region, self._base, endpoint_url=self._endpoint_url, http=self._http.get()
+        accounts = self._accounts
+        sts = make_sts(
+            self._region, self._base, endpoint_url=accounts._sts_endpoint_url, http=accounts._shared_http()
         )
-        return sts if self._wrap is None else self._wrap(sts)
+        wrap = accounts._wrap_sts
+        return sts if wrap is None else wrap(sts)
 
 
 class Accounts:
@@ -268,7 +160,9 @@ class Accounts:
         self._base_credentials = base_credentials
         self._wrap_transport = wrap_transport
         self._wrap_sts = wrap_sts
-        self._http = _SharedHttp(base.sizing.pool_size)
+        # One keep-alive client for every partner and its STS calls, made on first use: SigV4 signs
+        # each request, so a connection one partner opened serves the next.
+        self._http: HttpClient | None = None
         self._dbs: dict[str, DB] = {}
         self._providers: dict[tuple[str, str | None, str], AssumeRoleProvider] = {}
 
@@ -343,9 +237,20 @@ class Accounts:
         base = self._base
         region = config.region or base.region
         provider = self.credentials(partner_id)
-        transport = _PartnerTransport(
-            partner_id, region, base.endpoint_url, provider, self._http, self._wrap_transport
+        from .transport._factory import make_transport
+
+        transport = make_transport(
+            "lean",
+            region=region,
+            endpoint_url=base.endpoint_url,
+            credentials=provider,
+            session=None,
+            pool_size=base.sizing.pool_size,
+            http=self._shared_http(),
+            partner=partner_id,
         )
+        if self._wrap_transport is not None:
+            transport = self._wrap_transport(transport)
         made = base.derive(credentials=provider, region=region, transport=transport)
         self._dbs[partner_id] = made
         return made
@@ -373,16 +278,21 @@ class Accounts:
                 mandatory_margin=self._mandatory,
                 clock=self._clock,
                 sts_timeout=self._sts_timeout,
-                sts_factory=_StsFactory(
-                    region, base_credentials, self._sts_endpoint_url, self._http, self._wrap_sts
-                ),
+                sts_factory=_StsFactory(self, region, base_credentials),
             )
             self._providers[key] = provider
         return provider
 
-    def _base_provider(self) -> CredentialProvider:
+    def _shared_http(self) -> HttpClient:
+        http = self._http
+        if http is None:
+            from .transport._factory import make_http
 
-        # The base DB's own credential source (proposed public accessor: DB.credential_provider).
+            http = self._http = make_http(self._base.sizing.pool_size)
+        return http
+
+    def _base_provider(self) -> CredentialProvider:
+        # The base DB's own provider (the very object its lean transport signs with).
         provider = self._base.credential_provider
         self._base_credentials = provider
         return provider
@@ -400,4 +310,6 @@ class Accounts:
         providers, self._providers = self._providers, {}
         for provider in providers.values():
             await provider.close()
-        await self._http.close()
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()

@@ -109,7 +109,7 @@ def _after_restore() -> None:
     # credentials may belong to a rotated role session. Close the loop (so every DB reconnects) and
     # drop assumed-role credentials (so they are fetched again).
     _close_runner()
-    from ._assume_role import invalidate_all
+    from .credentials._assume_role import invalidate_all
 
     invalidate_all()
     for callback in _RESTORE_CALLBACKS:

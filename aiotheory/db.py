@@ -13,10 +13,9 @@ way to `transport/`.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import os
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from . import _tables
 from ._call import call
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._types import Item, Payload
-    from .credentials import CredentialProvider, Credentials
+    from .credentials import CredentialProvider, CredentialsLike
     from .query import Query, Scan
     from .transact import Transaction
     from .transport.base import Transport
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["DB", "TransportName"]
 
 M = TypeVar("M", bound=Model)
+#: The transports a DB builds by name (the same alias as `transport._factory.TransportName`).
 TransportName = Literal["lean", "botocore"]
 
 
@@ -92,7 +92,7 @@ class DB:
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
-        credentials: object = None,
+        credentials: CredentialsLike = None,
         session: object = None,
         table_prefix: str | None = None,
         transport: TransportName | Transport = "lean",
@@ -112,10 +112,10 @@ class DB:
         )
         self._credentials = credentials
         self._session = session
+        # Resolved once, on first use (no I/O), and shared with the lean transport and Accounts.
+        self._provider: CredentialProvider | None = None
         self._transport_spec = transport
         self._transport: Transport | None = None if isinstance(transport, str) else transport
-        # The loop whose connections the transport holds (aws_lambda issue): see `transport`.
-        self._transport_loop: asyncio.AbstractEventLoop | None = None
         self._retry = retry if retry is not None else policy_from_env()
         self._clock = clock
         if cursor_secret is not None and len(cursor_secret) < 16:
@@ -144,7 +144,6 @@ class DB:
         """Close the transport and its connections; the DB may not be used afterwards."""
         self._closed = True
         transport, self._transport = self._transport, None
-        self._transport_loop = None
         if transport is not None:
             await transport.close()
 
@@ -152,7 +151,7 @@ class DB:
         self,
         *,
         region: str | None = None,
-        credentials: object = MISSING,
+        credentials: CredentialsLike = MISSING,
         table_prefix: str | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], _dt.datetime] | None = None,
@@ -185,9 +184,12 @@ class DB:
 
         Resolving it does no I/O; credentials are fetched on the provider's first `get()`.
         """
-        from .credentials import resolve
+        provider = self._provider
+        if provider is None:
+            from .credentials import resolve
 
-        return resolve(self._credentials, self._session)  # type: ignore[arg-type]  # resolve() validates
+            provider = self._provider = resolve(self._credentials, self._session)
+        return provider
 
     def register(self, *models: type[Model]) -> None:
         """Compile the models' schemas and codecs now (Lambda init phase); does no I/O."""
@@ -202,66 +204,31 @@ class DB:
     def transport(self) -> Transport:
         """The transport, created on first access (no I/O happens until the first send).
 
-        A transport the DB made itself is bound to the loop it is first used in. Used from a new loop
-        after that loop closed (`asyncio.run` per Lambda invocation), the DB drops it without touching
-        the dead loop and makes a new one (clean rebind); used from a second loop while the first is
-        still open, it raises ValidationError. A Transport passed in by the caller is never rebound.
+        Loop binding lives in the transport, not here: a transport the DB made itself rebinds cleanly
+        when used from a new loop after its loop closed (`asyncio.run` per Lambda invocation), and
+        raises ValidationError when used from a second loop while the first is still open. A Transport
+        passed in by the caller is used as given.
         """
         transport = self._transport
-        if transport is None or (
-            self._transport_loop is not _running_loop() and isinstance(self._transport_spec, str)
-        ):
-            transport = self._bind_transport()
+        if transport is None:
+            transport = self._transport = self._make_transport()
         return transport
-
-    def _bind_transport(self) -> Transport:
-        # aws_lambda issue: connections belong to the loop that opened them; never reuse them from another.
-        loop = _running_loop()
-        current, bound = self._transport, self._transport_loop
-        if current is not None and loop is None:
-            return current  # touched outside any loop (no I/O happens there): nothing to rebind
-        if current is not None and bound is not None and not bound.is_closed():
-            raise ValidationError(
-                "this DB is bound to another event loop that is still open; use one loop per "
-                "process (aiotheory.aws_lambda.lambda_handler keeps one) or one DB per loop"
-            )
-        if current is None or bound is not None:
-            # Closing a transport of a closed loop would raise "Event loop is closed"; its sockets
-            # are closed by the garbage collector.
-            current = self._transport = self._make_transport()
-        self._transport_loop = loop
-        return current
 
     def _make_transport(self) -> Transport:
         if self._closed:
             raise ValidationError("this DB is closed")
+        from .transport._factory import make_transport
+
         spec = self._transport_spec
-        creds = self._credentials
-        if spec == "botocore":
-            from .transport.botocore import BotocoreTransport
-
-            static: tuple[str, str] | tuple[str, str, str | None] | None = None
-            if isinstance(creds, tuple) and len(creds) in (2, 3):
-                static = creds
-            elif isinstance(creds, _credentials_type()):
-                static = (creds.access_key_id, creds.secret_access_key, creds.session_token)
-            elif creds is not None:
-                raise ValidationError("the botocore transport takes credentials as a tuple or Credentials")
-            return BotocoreTransport(
-                self.region,
-                endpoint_url=self.endpoint_url,
-                credentials=static,
-                session=self._session,
-                max_pool_connections=self.sizing.pool_size,
-            )
-        from .credentials import resolve
-        from .transport.lean import LeanTransport
-
-        return LeanTransport(
-            self.region,
+        assert isinstance(spec, str)  # a Transport instance is stored at construction, never made
+        return make_transport(
+            spec,
+            region=self.region,
             endpoint_url=self.endpoint_url,
-            max_connections=self.sizing.pool_size,
-            credentials=resolve(creds, self._session),  # type: ignore[arg-type]  # resolve() validates the shape
+            # botocore reads static keys itself; the lean wire signs with this DB's one provider.
+            credentials=self._credentials if spec == "botocore" else self.credential_provider,
+            session=self._session,
+            pool_size=self.sizing.pool_size,
         )
 
     async def raw(self, operation: str, payload: Payload) -> Payload:
@@ -776,17 +743,6 @@ class DB:
         return Scan(
             self._requester, model, secret=self.cursor_secret, concurrency=self.sizing.scan_concurrency
         )
-
-
-# The running loop or None, in one C call: `get_running_loop()` raises outside a loop, and the
-# `transport` property runs on every request.
-_running_loop: Final = asyncio._get_running_loop
-
-
-def _credentials_type() -> type[Credentials]:
-    from .credentials import Credentials
-
-    return Credentials
 
 
 def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:

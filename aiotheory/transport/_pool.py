@@ -347,8 +347,11 @@ class HttpClient:
         """Close idle connections; connections in use close when their request ends. Idempotent."""
         self._closed = True
         guard, self._guard = self._guard, None
-        if guard is not None and self._loop is asyncio.get_running_loop():
+        loop = self._loop
+        if guard is not None and loop is asyncio.get_running_loop():
             await guard.aclose()
+        if loop is not None and loop.is_closed():
+            return  # its connections went with it: closing them would call into the dead loop
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().close()
@@ -366,11 +369,22 @@ class HttpClient:
         await guard.asend(None)
 
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> ReadWatchdog:
-        """Forget pools made on another loop: their connections and semaphores belong to it.
+        """Bind to `loop`, forgetting pools made on a closed one: their connections belong to it.
 
-        One loop per process is the rule (DESIGN §3); this keeps a client usable when a test runner or
-        script breaks it, instead of failing with "attached to a different loop".
+        This is the one place the lean wire checks the running loop (DB, Accounts and the transports
+        above hold nothing loop-bound). One loop per process is the rule (DESIGN §3); a client whose
+        loop closed (`asyncio.run` per invocation) rebinds cleanly instead of failing with "attached
+        to a different loop", and one still used by an open loop refuses a second.
+
+        Raises:
+            ValidationError: the loop this client is bound to is still open.
         """
+        bound = self._loop
+        if bound is not None and not bound.is_closed():
+            raise ValidationError(
+                "this DB (its HTTP client) is bound to another event loop that is still open; use one "
+                "loop per process (aiotheory.aws_lambda.lambda_handler keeps one) or one DB per loop"
+            )
         old, self._pools, self._loop, self._last_pool = self._pools, {}, loop, None
         self._watchdog = watchdog = ReadWatchdog(loop, self._read_timeout)
         for pool in old.values():

@@ -6,6 +6,7 @@ The only module besides the fallback credential chain that imports aiobotocore, 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as _dt
@@ -13,7 +14,7 @@ import json
 import zlib
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import TransportError, from_response
+from ..errors import TransportError, ValidationError, from_response
 
 if TYPE_CHECKING:
     from .._types import Payload
@@ -92,6 +93,10 @@ def _from_botocore(value: Any) -> Any:
 class BotocoreTransport:
     """A Transport over an aiobotocore DynamoDB client, created on first use and reused.
 
+    The client (its aiohttp session) belongs to the loop it was opened in. Used from a new loop after
+    that one closed (`asyncio.run` per invocation), the transport drops it untouched and opens another;
+    used from a second loop while the first is still open, it raises ValidationError.
+
     Args:
         credentials: (key id, secret[, token]) for static keys; None uses the session's provider chain.
         session: an `aioboto3.Session` or `aiobotocore` session whose credential chain to use.
@@ -117,11 +122,21 @@ class BotocoreTransport:
         self._max_pool = max_pool_connections
         self._client: Any = None
         self._stack: contextlib.AsyncExitStack | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     async def _open(self) -> Any:
         if self._closed:
             raise TransportError("the transport is closed", retryable=False)
+        loop = asyncio.get_running_loop()
+        bound = self._loop
+        if self._client is not None and bound is not None and not bound.is_closed():
+            raise ValidationError(
+                "this DB (its botocore client) is bound to another event loop that is still open; use "
+                "one loop per process (aiotheory.aws_lambda.lambda_handler keeps one) or one DB per loop"
+            )
+        # A client of a closed loop is dropped untouched: closing it would call into the dead loop.
+        self._client = self._stack = None
         from aiobotocore.config import AioConfig
         from aiobotocore.session import get_session
 
@@ -147,6 +162,7 @@ class BotocoreTransport:
         client.meta.events.register("before-parse.dynamodb", _check_reply)
         self._stack = stack
         self._client = client
+        self._loop = loop
         return client
 
     async def send(self, operation: str, payload: Payload, /) -> Payload:
@@ -160,7 +176,9 @@ class BotocoreTransport:
             ReadTimeoutError,
         )
 
-        client = self._client if self._client is not None else await self._open()
+        client = self._client
+        if client is None or self._loop is not asyncio.get_running_loop():
+            client = await self._open()
         method_name = _METHODS.get(operation)
         if method_name is None:
             method_name = _METHODS[operation] = _snake(operation)
@@ -195,5 +213,6 @@ class BotocoreTransport:
         """Close the aiobotocore client and its connection pool."""
         self._closed = True
         stack, self._stack, self._client = self._stack, None, None
-        if stack is not None:
+        bound = self._loop
+        if stack is not None and (bound is None or not bound.is_closed()):
             await stack.aclose()

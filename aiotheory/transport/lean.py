@@ -1,7 +1,8 @@
 """The default data plane: DynamoDB's JSON 1.0 protocol over our own HTTP/1.1 pool and SigV4 signer.
 
 One attempt per `send` (the one call function retries). Imports only the standard library, `errors`
-and the lean wire's own modules; never botocore, aiobotocore or aiohttp.
+and the lean wire's own modules; never `credentials` (a provider is passed in), botocore or aiohttp.
+The ExpiredToken rule lives here: mapping that reply invalidates the provider the request was signed with.
 """
 
 from __future__ import annotations
@@ -74,10 +75,12 @@ class LeanTransport:
         region: the signing region; else `AWS_REGION` / `AWS_DEFAULT_REGION`.
         endpoint_url: e.g. DynamoDB Local; else `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` /
             the region's public endpoint.
-        credentials: defaults to `aiotheory.credentials.default_provider()`.
-        http: a shared client; the transport closes only a client it created itself.
+        credentials: what to sign with (`aiotheory.credentials.resolve` turns DB-style input into one).
+        http: a shared client; the transport closes only a client it created itself. The client
+            alone binds to the running loop (see `HttpClient`); the transport holds nothing loop-bound.
         max_connections: the pool size of the client the transport creates (when `http` is None).
         clock: wall-clock epoch seconds for the signature date.
+        partner: the multi-account partner id this transport signs for; labels its calls in logs.
     """
 
     __slots__ = (
@@ -92,6 +95,7 @@ class LeanTransport:
         "_url",
         "_user_agent",
         "_wires",
+        "partner",
     )
 
     def __init__(
@@ -99,11 +103,12 @@ class LeanTransport:
         region: str | None = None,
         *,
         endpoint_url: str | None = None,
-        credentials: CredentialProvider | None = None,
+        credentials: CredentialProvider,
         http: HttpClient | None = None,
         clock: Callable[[], float] = time.time,
         user_agent_extra: str | None = None,
         max_connections: int = 64,
+        partner: str | None = None,
     ) -> None:
         environ = os.environ
         self._region = resolve_region(region, environ)
@@ -114,11 +119,8 @@ class LeanTransport:
             raise ValidationError(f"a DynamoDB endpoint URL has no query or credentials: {self._url!r}")
         self._origin = origin
         self._path = path
-        if credentials is None:
-            from aiotheory.credentials import default_provider  # its fallback chain loads lazily
-
-            credentials = default_provider()
         self._credentials = credentials
+        self.partner = partner
         self._owns_http = http is None
         self._http = HttpClient(max_connections=max_connections) if http is None else http
         self._clock = clock
@@ -130,7 +132,8 @@ class LeanTransport:
         self._wires: dict[str, _OpWire] = {}
 
     def __repr__(self) -> str:
-        return f"LeanTransport(region={self._region!r}, endpoint_url={self._url!r})"
+        partner = "" if self.partner is None else f", partner={self.partner!r}"
+        return f"LeanTransport(region={self._region!r}, endpoint_url={self._url!r}{partner})"
 
     @property
     def region(self) -> str:
@@ -226,6 +229,8 @@ class LeanTransport:
             doc = {"message": f"HTTP {status} reply without a JSON error document"}
         error = from_response(operation, status, doc, request_id=response.headers.get("x-amzn-requestid"))
         if isinstance(error, ExpiredToken):
+            # The one place this rule lives: the call function resends once, and that resend signs
+            # with fresh credentials (a refreshing provider fetches them; static ones cannot change).
             self._credentials.invalidate()
         return error
 

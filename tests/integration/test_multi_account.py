@@ -190,17 +190,6 @@ async def test_sts_failing_in_mandatory_window_raises_credentials_error(setup: S
     assert setup.assume_role_calls == 2
 
 
-async def test_expired_token_from_dynamodb_forces_one_refresh_and_one_retry(setup: Setup) -> None:
-    setup.transport_faults = (ExpiredTokenFault(times=1, op="PutItem"),)
-    p1 = await setup.accounts.db("partner1")
-    await p1.create_table(Doc)
-    setup.clock.offset += 10  # past the grace in which an ExpiredToken is blamed on older credentials
-    await p1.put(Doc(id="d1"))
-    assert [op for op, _ in setup.faults[0].injected] == ["PutItem"]
-    assert setup.assume_role_calls == 2
-    assert (await p1.get(Doc, "d1")).id == "d1"
-
-
 async def test_no_secret_in_reprs(setup: Setup) -> None:
     p1 = await setup.accounts.db("partner1")
     await p1.create_table(Doc)

@@ -9,8 +9,8 @@ import pytest
 
 from aiotheory._call import call
 from aiotheory.credentials import Credentials, StaticProvider
+from aiotheory.credentials._sts import StsTransport, build_assume_role_payload, credentials_from_assume_role
 from aiotheory.retries import RetryPolicy
-from aiotheory.transport._sts import StsTransport, build_assume_role_payload, credentials_from_assume_role
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import pytest
 
-from aiotheory import DB
+from aiotheory import DB, PK, Model
 from aiotheory._observe import Hook
 from aiotheory.accounts import AccountConfig, Accounts
 from aiotheory.credentials import Credentials, StaticProvider
 from aiotheory.errors import AccountNotFound, CredentialsError, DeadlineExceeded, ValidationError
-from aiotheory.testing import FaultTransport, Stall
+from aiotheory.testing import FakeTransport, FaultTransport, Stall
+from aiotheory.testing._faultserver import FaultServer, Reply, dynamodb_error
 
 if TYPE_CHECKING:
     from aiotheory.transport.base import Transport
 
 ROLE_1 = "arn:aws:iam::111111111111:role/partner-one"
 ROLE_2 = "arn:aws:iam::222222222222:role/path/partner-two"
+NOW = 1_700_000_000.0
+
+
+class Doc(Model, table="docs"):
+    id: Annotated[str, PK]
 
 
 def _base() -> DB:
@@ -165,3 +171,53 @@ async def test_calls_through_a_partner_db_are_labelled_with_the_partner() -> Non
     with invocation_scope("r1") as invocation:
         hook.finished(None, partner.transport, "GetItem", 1, 0.0, None)
     assert invocation.calls[0].partner == "partner1"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _FixedSts:
+    """wrap_sts: AssumeRole answered by a script instead of STS."""
+
+    def __init__(self, sts: Transport) -> None:
+        self.sts = sts
+
+    def __call__(self, inner: Transport) -> Transport:
+        return self.sts
+
+
+def _assumed(key_id: str) -> dict[str, object]:
+    expiration = NOW + 3600
+    return {
+        "Credentials": {
+            "AccessKeyId": key_id,
+            "SecretAccessKey": "s",
+            "SessionToken": "t",
+            "Expiration": expiration,
+        }
+    }
+
+
+async def test_partner_call_refreshes_and_resends_once_when_dynamodb_answers_expired_token() -> None:
+    clock = _Clock()
+    sts = FakeTransport(_assumed("ASIAFIRST"), _assumed("ASIASECOND"))
+    script = (Reply(), dynamodb_error("ExpiredTokenException"), Reply())
+    async with FaultServer(*script) as srv:
+        base = DB(region="eu-west-1", endpoint_url=srv.url, credentials=("k", "s"), transport="lean")
+        accounts = Accounts({"p": AccountConfig(ROLE_1)}, base=base, clock=clock, wrap_sts=_FixedSts(sts))
+        try:
+            partner = await accounts.db("p")
+            assert await partner.find(Doc, "a") is None
+            clock.now += 10  # past the grace in which an ExpiredToken is blamed on older credentials
+            assert await partner.find(Doc, "b") is None  # the lean wire invalidated; call resent once
+        finally:
+            await accounts.close()
+            await base.close()
+    assert sts.operations == ["AssumeRole", "AssumeRole"]
+    signed_with = [r.headers["authorization"].split("Credential=")[1].split("/")[0] for r in srv.requests]
+    assert signed_with == ["ASIAFIRST", "ASIAFIRST", "ASIASECOND"]

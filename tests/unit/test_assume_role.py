@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from aiotheory._assume_role import AssumeRoleProvider, invalidate_all
-from aiotheory.credentials import Credentials, StaticProvider
+from aiotheory.credentials import AssumeRoleProvider, Credentials, StaticProvider
+from aiotheory.credentials._assume_role import invalidate_all
 from aiotheory.deadlines import current_deadline, deadline
 from aiotheory.errors import AccessDenied, CredentialsError, DeadlineExceeded, ServiceError, ValidationError
 from aiotheory.retries import RetryPolicy

@@ -345,7 +345,7 @@ def test_env_credentials_never_import_botocore() -> None:
     code = (
         "import asyncio, sys\n"
         "from aiotheory.credentials import default_provider\n"
-        "import aiotheory.transport._sigv4, aiotheory.transport._sts\n"
+        "import aiotheory.transport._sigv4, aiotheory.credentials._sts\n"
         "creds = asyncio.run(default_provider().get())\n"
         "assert creds.access_key_id == 'AKIDENV', creds\n"
         "print(sorted(m for m in sys.modules if 'botocore' in m or 'aiohttp' in m))\n"

@@ -11,6 +11,13 @@ from botocore.credentials import Credentials as BotoCredentials
 
 from aiotheory._call import call
 from aiotheory.credentials import Credentials, StaticProvider
+from aiotheory.credentials._sts import (
+    StsTransport,
+    build_assume_role_payload,
+    credentials_from_assume_role,
+    parse_assume_role,
+    sts_url,
+)
 from aiotheory.errors import (
     AccessDenied,
     AwsError,
@@ -22,13 +29,6 @@ from aiotheory.errors import (
 )
 from aiotheory.retries import RetryPolicy
 from aiotheory.transport._http11 import HttpResponse, StaleConnection
-from aiotheory.transport._sts import (
-    StsTransport,
-    build_assume_role_payload,
-    credentials_from_assume_role,
-    parse_assume_role,
-    sts_url,
-)
 
 _BASE = Credentials(access_key_id="AKIDBASE", secret_access_key="base-secret", session_token="base-token")
 _ROLE = "arn:aws:iam::111111111111:role/partner-x"

@@ -1,8 +1,8 @@
 """Credentials and their providers: explicit, environment, and the botocore chain as a fallback.
 
-Explicit and environment credentials import nothing beyond the standard library; aiobotocore is
-imported only inside `BotocoreChainProvider.get`, so a Lambda without the `botocore` extra never
-loads it. The refreshing AssumeRole cache builds on the same `CredentialProvider` seam.
+Explicit and environment credentials import nothing beyond the standard library and `errors`;
+aiobotocore is imported only inside `BotocoreChainProvider.get`, so a Lambda without the `botocore`
+extra never loads it. Imports nothing of the wire.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, TypeGuard, runtime_checkable
+from typing import Any, Final, Protocol, TypeAlias, TypeGuard, runtime_checkable
 
-from .errors import CredentialsError
+from aiotheory.errors import CredentialsError
 
 __all__ = [
     "BotocoreChainProvider",
     "ChainProvider",
     "CredentialProvider",
     "Credentials",
+    "CredentialsLike",
     "EnvProvider",
     "StaticProvider",
     "default_provider",
@@ -250,6 +251,13 @@ class ChainProvider:
             chosen.invalidate()
 
 
+#: What `DB(credentials=...)` accepts: `(key id, secret)`, `(key id, secret, session token)`, a
+#: `Credentials`, a provider, or None for the default chain.
+CredentialsLike: TypeAlias = (
+    "tuple[str, str] | tuple[str, str, str] | Credentials | CredentialProvider | None"
+)
+
+
 def default_provider(session: object | None = None) -> CredentialProvider:
     """Environment first (Lambda's case, no botocore import), then the botocore chain.
 
@@ -261,10 +269,7 @@ def default_provider(session: object | None = None) -> CredentialProvider:
     return ChainProvider(EnvProvider(), BotocoreChainProvider())
 
 
-def resolve(
-    credentials: Credentials | tuple[str, str] | tuple[str, str, str] | CredentialProvider | None,
-    session: object | None = None,
-) -> CredentialProvider:
+def resolve(credentials: CredentialsLike, session: object | None = None) -> CredentialProvider:
     """Turn what a user passed to `DB(...)` into a provider; explicit credentials win over `session`.
 
     Raises:

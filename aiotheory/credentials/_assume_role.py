@@ -2,9 +2,9 @@
 
 Credentials are refreshed ahead of expiry: in the advisory window one background refresh runs while
 callers keep the still-valid credentials; in the mandatory window callers wait for it. Time and
-jitter are injected. Imports the standard library and aiotheory's light modules; STS goes through
-the one call function (`_call.call`). The shared refresh owns its time (its own `sts_timeout`, never
-a caller's deadline); each caller waits for it under its own deadline.
+jitter are injected. Imports the standard library, aiotheory's light modules and (on first use) the
+lean STS client; STS goes through the one call function (`_call.call`). The shared refresh owns its
+time (its own `sts_timeout`, never a caller's deadline); each caller waits for it under its own deadline.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Final
 
-from ._call import call
-from .deadlines import bounded, deadline, detached_context
-from .errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
-from .retries import RetryPolicy
+from aiotheory._call import call
+from aiotheory.deadlines import bounded, deadline, detached_context
+from aiotheory.errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
+from aiotheory.retries import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._types import Clock, Payload, RandomFn
-    from .credentials import CredentialProvider, Credentials
-    from .transport.base import Transport
+    from aiotheory._types import Clock, Payload, RandomFn
+    from aiotheory.credentials._providers import CredentialProvider, Credentials
+    from aiotheory.transport.base import Transport
 
 __all__ = [
     "DEFAULT_ADVISORY_MARGIN",
@@ -152,7 +152,8 @@ class AssumeRoleProvider:
         if not 0 <= jitter <= 1:
             raise ValidationError("AssumeRole jitter is a fraction between 0 and 1")
         validate_sts_timeout(sts_timeout)
-        from .transport._sts import build_assume_role_payload
+        # The STS client and the wire under it load when a role is first configured, not at import.
+        from aiotheory.credentials._sts import build_assume_role_payload
 
         self._payload: Payload = build_assume_role_payload(
             role_arn, session_name, duration_seconds=duration, external_id=external_id
@@ -307,7 +308,7 @@ class AssumeRoleProvider:
             ) from exc
 
     async def _fetch(self) -> Credentials:
-        from .transport._sts import credentials_from_assume_role
+        from aiotheory.credentials._sts import credentials_from_assume_role
 
         try:
             with deadline(seconds=self._sts_timeout):
@@ -349,7 +350,7 @@ class AssumeRoleProvider:
             if self._sts_factory is not None:
                 sts = self._sts_factory()
             else:
-                from .transport._sts import StsTransport
+                from aiotheory.credentials._sts import StsTransport
 
                 sts = StsTransport(self.region or "us-east-1", self._base, endpoint_url=self._endpoint_url)
             self._sts = sts
