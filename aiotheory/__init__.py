@@ -48,6 +48,11 @@ if TYPE_CHECKING:
     from .expr import Raw as Raw
     from .expr import Update as Update
     from .expr import size as size
+    from .idempotency import IdempotencyError as IdempotencyError
+    from .idempotency import IdempotencyInProgress as IdempotencyInProgress
+    from .idempotency import IdempotencyKeyMismatch as IdempotencyKeyMismatch
+    from .idempotency import IdempotencyReplyNotStored as IdempotencyReplyNotStored
+    from .idempotency import IdempotencyStore as IdempotencyStore
     from .model import GSI as GSI
     from .model import LSI as LSI
     from .model import PK as PK
@@ -96,6 +101,11 @@ __all__ = [
     "ExpiredToken",
     "F",
     "GSI",
+    "IdempotencyError",
+    "IdempotencyInProgress",
+    "IdempotencyKeyMismatch",
+    "IdempotencyReplyNotStored",
+    "IdempotencyStore",
     "Ignore",
     "ItemNotFound",
     "JSONString",
@@ -201,6 +211,11 @@ _LAZY: Final[dict[str, str]] = {
     "ParallelScan": "aiotheory.query",
     "ScanStream": "aiotheory.query",
     "TransactionAction": "aiotheory.transact",
+    "IdempotencyStore": "aiotheory.idempotency",
+    "IdempotencyError": "aiotheory.idempotency",
+    "IdempotencyInProgress": "aiotheory.idempotency",
+    "IdempotencyKeyMismatch": "aiotheory.idempotency",
+    "IdempotencyReplyNotStored": "aiotheory.idempotency",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

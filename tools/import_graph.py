@@ -68,7 +68,18 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda.
     (
         "operations",
-        ("db", "query", "_parallel", "batch", "transact", "_tables", "accounts", "streams", "aws_lambda"),
+        (
+            "db",
+            "query",
+            "_parallel",
+            "batch",
+            "transact",
+            "_tables",
+            "accounts",
+            "streams",
+            "aws_lambda",
+            "idempotency",
+        ),
     ),
     # The package face (lazy re-exports) and the test kit, which may use everything.
     ("face", ("", "testing", "testing.")),

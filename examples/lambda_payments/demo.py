@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from models import Payment
 
-from aiotheory import DB
+from aiotheory import DB, IdempotencyStore
 from aiotheory.testing import LambdaProcess, MotoServer, RuntimeApi
 
 if TYPE_CHECKING:
@@ -120,6 +120,9 @@ async def _create_tables(endpoint_url: str, prefix: str, admins: list[tuple[str,
             region=REGION, endpoint_url=endpoint_url, credentials=credentials, table_prefix=prefix
         ) as admin:
             await admin.create_table(Payment)
+    # createPayment's idempotency records live in the function's own account.
+    async with DB(region=REGION, endpoint_url=endpoint_url, credentials=_KEYS, table_prefix=prefix) as own:
+        await IdempotencyStore(own, table="idempotency").create_table()
 
 
 def provision(endpoint_url: str, prefix: str) -> dict[str, str]:
@@ -228,8 +231,10 @@ class _Driver:
         self.rows.append(_row(len(self.rows) + 1, invocation, note))
         return invocation.body
 
-    def call(self, partner: str, action: str, data: object, note: str = "") -> Any:
+    def call(self, partner: str, action: str, data: object, note: str = "", *, key: str | None = None) -> Any:
         event = _event(partner, action, data)
+        if key is not None:
+            event["idempotencyKey"] = key
         return self.record(self.api.invoke(event, timeout_ms=_TIMEOUT_MS), note)
 
 
@@ -251,6 +256,11 @@ def _script(driver: _Driver, cold: RuntimeInvocation) -> None:
     driver.call("partner1", "createPayment", {"amount": 0.1 + 0.2, "currency": "USD"}, "0.1 + 0.2 as a float")
     driver.call("partner1", "createPayment", {"amount": "ten", "currency": "USD"}, "an amount in words")
     driver.call("partner1", "refundPayment", {"paymentId": p1_payment}, "no such action")
+    # A client retrying after a lost reply: the same idempotencyKey gets the first reply back, and
+    # no second payment is created.
+    order = {"amount": 42, "currency": "USD"}
+    driver.call("partner1", "createPayment", order, "idempotencyKey order-42", key="order-42")
+    driver.call("partner1", "createPayment", order, "the same request again: from the store", key="order-42")
 
 
 _IMPORT_PROBE: Final = (

@@ -2,6 +2,7 @@
 
 Request `{"partnerId": "partner1", "action": "createPayment", "data": {"amount": 100.50, "currency": "USD"}}`,
 reply `{"success": true, "data": {...}}` or `{"success": false, "error": "..."}` and never a stack trace.
+A createPayment with a client-chosen `"idempotencyKey"` is created once: a repeat gets the first reply.
 Configured by environment only (README.md); the module builds its DB and Accounts at import, with no I/O.
 """
 
@@ -12,7 +13,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -20,7 +21,17 @@ from typing import Final
 
 from models import Payment
 
-from aiotheory import DB, AccountNotFound, Accounts, DeadlineExceeded, ItemNotFound, lambda_handler
+from aiotheory import (
+    DB,
+    AccountNotFound,
+    Accounts,
+    DeadlineExceeded,
+    IdempotencyInProgress,
+    IdempotencyKeyMismatch,
+    IdempotencyStore,
+    ItemNotFound,
+    lambda_handler,
+)
 
 __all__ = [
     "BadRequest",
@@ -33,6 +44,8 @@ __all__ = [
     "db",
     "format_minor_units",
     "handler",
+    "idempotency",
+    "idempotency_key",
     "minor_digits",
     "new_payment_id",
     "parse_request",
@@ -59,6 +72,8 @@ _CREATE_FIELDS: Final = frozenset({"amount", "currency"})
 _GET_FIELDS: Final = frozenset({"paymentId"})
 _PARTNER_ID: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _PAYMENT_ID: Final = re.compile(r"pay_[A-Za-z0-9_-]{1,60}")
+# A client's idempotency key: a UUID, an order number, anything printable up to 128 characters.
+_IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,128}")
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 # What a decimal string may look like: no exponent, no spaces, no "+"; the sign is judged later.
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]{1,32}(?:\.[0-9]{1,32})?")
@@ -77,6 +92,7 @@ class CreatePayment:
     partner_id: str
     amount: int  # minor units
     currency: str
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +197,16 @@ def parse_request(event: object) -> CreatePayment | GetPayment:
     if not isinstance(data, Mapping):
         raise BadRequest("data must be a JSON object")
     if action == "createPayment":
+        key = event.get("idempotencyKey")
+        if key is not None and (not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key)):
+            raise BadRequest("idempotencyKey must be a string of 1-128 printable characters without spaces")
         _unexpected(data, _CREATE_FIELDS)
         currency = data.get("currency")
         if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
             raise BadRequest("data.currency must be a 3-letter upper-case ISO 4217 code such as USD")
         if "amount" not in data:
             raise BadRequest("data.amount is required")
-        return CreatePayment(partner_id, to_minor_units(data["amount"], currency), currency)
+        return CreatePayment(partner_id, to_minor_units(data["amount"], currency), currency, key)
     _unexpected(data, _GET_FIELDS)
     payment_id = data.get("paymentId")
     if payment_id is None:
@@ -225,6 +244,20 @@ def _failure(error: str) -> Reply:
     return {"success": False, "error": error}
 
 
+def idempotency_key(event: object) -> list[str] | None:
+    """What makes two createPayment requests the same: the partner and the client's idempotencyKey.
+
+    The partner is part of it so two partners' clients choosing the same key never meet; None (no key)
+    creates a payment every time, as before idempotency keys existed.
+    """
+    if isinstance(event, Mapping):
+        key = event.get("idempotencyKey")
+        partner = event.get("partnerId")
+        if isinstance(key, str) and isinstance(partner, str):
+            return [partner, key]
+    return None
+
+
 def new_payment_id() -> str:
     """`pay_` and 32 hex digits of a random UUID: unguessable, so ids leak nothing about volume."""
     return f"pay_{uuid.uuid4().hex}"
@@ -239,13 +272,36 @@ class Payments:
 
     Args:
         new_id: makes payment ids (tests inject a predictable one).
+        idempotency: where createPayment records its idempotency keys; None creates every request.
     """
 
-    __slots__ = ("_accounts", "_new_id")
+    __slots__ = ("_accounts", "_create", "_new_id")
 
-    def __init__(self, accounts: Accounts, *, new_id: Callable[[], str] = new_payment_id) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        *,
+        new_id: Callable[[], str] = new_payment_id,
+        idempotency: IdempotencyStore | None = None,
+    ) -> None:
         self._accounts = accounts
         self._new_id = new_id
+        # The event's `data` is hashed too: a key reused with another amount is refused, not replayed.
+        self._create: Callable[[object, CreatePayment, str], Awaitable[Reply]] = (
+            self._create_payment
+            if idempotency is None
+            else idempotency.idempotent(key=idempotency_key, payload="data")(self._create_payment)
+        )
+
+    async def _create_payment(self, event: object, request: CreatePayment, new_id: str) -> Reply:
+        """Create the payment; a repeat of an idempotent request gets this reply from the store."""
+        partner_db = await self._accounts.db(request.partner_id)
+        payment = await partner_db.create(
+            Payment(
+                partner_id=request.partner_id, id=new_id, amount=request.amount, currency=request.currency
+            )
+        )
+        return {"success": True, "data": payment_data(payment)}
 
     async def handle(self, event: object) -> Reply:
         """Answer one request; never raises an Exception (cancellation still propagates)."""
@@ -253,25 +309,21 @@ class Payments:
         new_id: str | None = None
         try:
             request = parse_request(event)
-            partner_db = await self._accounts.db(request.partner_id)
             if isinstance(request, CreatePayment):
                 new_id = self._new_id()
-                payment = await partner_db.create(
-                    Payment(
-                        partner_id=request.partner_id,
-                        id=new_id,
-                        amount=request.amount,
-                        currency=request.currency,
-                    )
-                )
-            else:
-                payment = await partner_db.get(Payment, request.partner_id, request.payment_id)
+                return await self._create(event, request, new_id)
+            partner_db = await self._accounts.db(request.partner_id)
+            payment = await partner_db.get(Payment, request.partner_id, request.payment_id)
         except BadRequest as exc:
             return _failure(str(exc))
         except AccountNotFound as exc:
             return _failure(str(exc))  # "unknown partner: <id>"
         except ItemNotFound:
             return _failure("payment not found")
+        except IdempotencyInProgress:
+            return _failure("a request with this idempotencyKey is still being processed; retry later")
+        except IdempotencyKeyMismatch:
+            return _failure("idempotencyKey was already used for a different payment")
         except DeadlineExceeded as exc:
             _log.error("payments: %s (%s)", exc, _describe(request))
             if exc.outcome_unknown and new_id is not None:
@@ -301,10 +353,12 @@ def _describe(request: CreatePayment | GetPayment | None) -> str:
 #: the environment. Building it does no I/O; registering compiles the codec now, not in the first call.
 db: Final = DB()
 db.register(Payment)
+#: createPayment's idempotency records, in the function's own account (table `<prefix>idempotency`).
+idempotency: Final = IdempotencyStore(db, table="idempotency")
 #: PARTNER<N>_ROLE_ARN / _EXTERNAL_ID / _REGION -> "partner<N>"; AssumeRole goes to AWS_ENDPOINT_URL_STS
 #: (else the regional STS endpoint) on a partner's first request, then credentials are cached.
 accounts: Final = Accounts.from_env(base=db)
-payments: Final = Payments(accounts)
+payments: Final = Payments(accounts, idempotency=idempotency)
 
 
 @lambda_handler

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiotheory import DB, AccountConfig, Accounts, RetryPolicy, deadline
+from aiotheory import DB, AccountConfig, Accounts, F, IdempotencyStore, RetryPolicy, deadline
 from aiotheory.testing import FaultTransport, RecordingTransport, ServerFault, Stall
 
 if TYPE_CHECKING:
@@ -358,6 +358,44 @@ async def test_malformed_request_gets_a_clear_error_and_writes_nothing(
 
 
 @moto_only
+async def test_create_with_idempotency_key_replies_the_first_payment_when_repeated(
+    service: Service, example: Example
+) -> None:
+    store = IdempotencyStore(service.base, table="idempotency")
+    await store.create_table()
+    payments = example.handler.Payments(service.accounts, new_id=service.new_id, idempotency=store)
+    event = {**_create(12.34), "idempotencyKey": "order-1"}
+    first = await payments.handle(dict(event))
+    assert first == {"success": True, "data": _data("pay_test0001", 1234, "12.34")}
+    assert await payments.handle(dict(event)) == first
+    # The key is the partner's: partner2 may use the same key for its own payment.
+    other = await payments.handle({**_create(12.34, partner="partner2"), "idempotencyKey": "order-1"})
+    assert other["data"]["paymentId"] == "pay_test0003"  # the repeat consumed an id, but created nothing
+    reused = await payments.handle({**_create(99), "idempotencyKey": "order-1"})
+    assert reused == {"success": False, "error": "idempotencyKey was already used for a different payment"}
+    # Without a key every request creates a payment, as the seed's requests always did.
+    assert (await payments.handle(_create(1)))["data"]["paymentId"] != (await payments.handle(_create(1)))[
+        "data"
+    ]["paymentId"]
+    partner_db = await service.accounts.db("partner1")
+    assert [
+        p.amount
+        async for p in partner_db.query(service.Payment).key(F(service.Payment.partner_id) == "partner1")
+    ] == [1234, 100, 100]
+    await service.base.delete_table(store.model)
+
+
+@moto_only
+async def test_create_replies_bad_request_when_idempotency_key_is_malformed(service: Service) -> None:
+    reply = await service.handle({**_create(1), "idempotencyKey": "has spaces"})
+    assert reply == {
+        "success": False,
+        "error": "idempotencyKey must be a string of 1-128 printable characters without spaces",
+    }
+    assert "PutItem" not in service.operations
+
+
+@moto_only
 async def test_deadline_during_get_replies_timeout_and_logs_it(
     make_service: Callable[..., Awaitable[Service]], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -435,6 +473,8 @@ def test_handler_module_is_configured_from_the_environment_without_io_or_botocor
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
+        # The checkout under test (a worktree's aiotheory, not whichever one is installed).
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         "AWS_REGION": "eu-west-1",
         "AIOTHEORY_TABLE_PREFIX": "prod-",
         "PARTNER1_ROLE_ARN": ROLE_1,
@@ -471,7 +511,7 @@ def test_demo_runs_the_handler_under_awslambdaric_and_each_partner_keeps_its_own
     prefix = f"e2e{uuid.uuid4().hex[:6]}-"
     result = example.demo.run(backend.endpoint_url, prefix=prefix)
     replies = [row.reply for row in result.rows]
-    assert [row.outcome for row in result.rows] == ["response"] * 12, result.stderr
+    assert [row.outcome for row in result.rows] == ["response"] * 14, result.stderr
     first = replies[0]["data"]
     assert re.fullmatch(r"pay_[0-9a-f]{32}", first["paymentId"])
     assert RFC3339.fullmatch(first["createdAt"]) and first["updatedAt"] == first["createdAt"]
@@ -494,7 +534,7 @@ def test_demo_runs_the_handler_under_awslambdaric_and_each_partner_keeps_its_own
     assert (replies[4]["data"]["amount"], replies[4]["data"]["amountDecimal"]) == (1500, "1500")
     not_found = {"success": False, "error": "payment not found"}
     assert replies[5:7] == [not_found, not_found]  # #1's id asked of partner2; an unknown id
-    assert replies[7:] == [
+    assert replies[7:12] == [
         {"success": False, "error": "unknown partner: partner3"},
         {"success": False, "error": "data.amount must have at most 2 decimal places for USD"},
         {"success": False, "error": "data.amount must have at most 2 decimal places for USD"},
@@ -504,6 +544,9 @@ def test_demo_runs_the_handler_under_awslambdaric_and_each_partner_keeps_its_own
         },
         {"success": False, "error": f'unknown action: "refundPayment" {_UNKNOWN}'},
     ]
+    # The duplicate createPayment (same idempotencyKey) is answered with the first reply, byte for byte.
+    assert replies[12]["success"] and replies[12]["data"]["amount"] == 4200
+    assert replies[13] == replies[12]
     assert result.init_ms > 0 and result.import_ms > 0
     assert result.roles == {"partner1": ROLE_1, "partner2": ROLE_2}
     table = example.demo.render(result)
@@ -513,6 +556,33 @@ def test_demo_runs_the_handler_under_awslambdaric_and_each_partner_keeps_its_own
         "partner1": 10050,
         "partner2": None,
     }
+    # One payment for the two duplicate events.
+    assert _amounts_in_partner1(backend, example, result.roles, prefix) == [10050, 1500, 4200]
+
+
+def _amounts_in_partner1(backend: Backend, example: Example, roles: dict[str, str], prefix: str) -> list[int]:
+    """Every payment amount in partner1's table, read with partner1's role, in creation order."""
+    import asyncio
+
+    async def look() -> list[int]:
+        base = DB(
+            region=backend.region,
+            endpoint_url=backend.endpoint_url,
+            credentials=backend.credentials,
+            table_prefix=prefix,
+        )
+        accounts = Accounts(
+            {"partner1": AccountConfig(roles["partner1"])}, base=base, sts_endpoint_url=backend.endpoint_url
+        )
+        try:
+            partner_db = await accounts.db("partner1")
+            found = [p async for p in partner_db.scan(example.models.Payment)]
+        finally:
+            await accounts.close()
+            await base.close()
+        return [p.amount for p in sorted(found, key=lambda p: p.created_at)]
+
+    return asyncio.run(look())
 
 
 def _stored_in(
