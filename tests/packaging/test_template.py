@@ -47,7 +47,11 @@ def test_cfn_lint_rejects_a_broken_copy(tmp_path: Path) -> None:
     assert "E3030" in done.stdout
 
 
-def _resource(template: dict[str, Any], type_: str) -> dict[str, Any]:
+def _resource(template: dict[str, Any], type_: str, name: str | None = None) -> dict[str, Any]:
+    if name is not None:
+        found = template["Resources"][name]
+        assert found["Type"] == type_
+        return cast("dict[str, Any]", found)
     [found] = [r for r in template["Resources"].values() if r["Type"] == type_]
     return cast("dict[str, Any]", found)
 
@@ -74,7 +78,7 @@ def test_function_runs_the_handler_zip_on_python311_x86_64_with_the_layer(templa
 
 
 def test_table_keys_billing_and_ttl(template: dict[str, Any]) -> None:
-    table = _resource(template, "AWS::DynamoDB::Table")["Properties"]
+    table = _resource(template, "AWS::DynamoDB::Table", "PaymentsTable")["Properties"]
     assert table["KeySchema"] == [
         {"AttributeName": "partner_id", "KeyType": "HASH"},
         {"AttributeName": "id", "KeyType": "RANGE"},
@@ -101,12 +105,41 @@ def test_table_matches_the_payment_model(template: dict[str, Any]) -> None:
         schema = schema_of(module.Payment)
     finally:
         del sys.modules[spec.name]
-    table = _resource(template, "AWS::DynamoDB::Table")["Properties"]
+    table = _resource(template, "AWS::DynamoDB::Table", "PaymentsTable")["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == [schema.pk.stored, schema.sk.stored]
     types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
     assert types == {schema.pk.stored: schema.pk.type, schema.sk.stored: schema.sk.type}
     assert schema.ttl is not None
     assert table["TimeToLiveSpecification"]["AttributeName"] == schema.ttl.stored
+
+
+def test_idempotency_table_matches_the_store_and_the_function_may_use_it(template: dict[str, Any]) -> None:
+    """createPayment records idempotency keys in the function's own account: the table must exist with
+    the store's key and TTL attribute, and the function's role must reach it (and nothing more)."""
+    from aiotheory import DB, IdempotencyStore
+    from aiotheory.model import schema_of
+
+    store = IdempotencyStore(DB(region="us-east-1"), table="idempotency")
+    schema = schema_of(store.model)
+    table = _resource(template, "AWS::DynamoDB::Table", "IdempotencyTable")["Properties"]
+    assert table["TableName"] == {"Fn::Sub": "${TablePrefix}idempotency"}
+    assert table["KeySchema"] == [{"AttributeName": schema.pk.stored, "KeyType": "HASH"}]
+    assert schema.sk is None
+    assert table["AttributeDefinitions"] == [{"AttributeName": schema.pk.stored, "AttributeType": "S"}]
+    assert schema.ttl is not None
+    assert table["TimeToLiveSpecification"] == {"AttributeName": schema.ttl.stored, "Enabled": True}
+    policy = template["Resources"]["IdempotencyTablePolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "PaymentsFunctionRole"}]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    assert set(statement["Action"]) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    handler = (_ROOT / "examples" / "lambda_payments" / "handler.py").read_text()
+    assert '"idempotency"' in handler
 
 
 def test_partner_role_trusts_the_function_role_only_with_the_external_id(template: dict[str, Any]) -> None:
