@@ -717,7 +717,7 @@ class DB:
         `transact_get(*targets)` with model instances and `(Model, pk[, sk])` tuples of any models.
 
         Raises:
-            TransactionCanceled: a concurrent transaction touched one of the items.
+            TransactionCanceled: concurrent transactions still touched the items when retries ran out.
             ValidationError: more than 100 items, one item twice, or a bad key (before any request).
         """
         from .transact import transact_get

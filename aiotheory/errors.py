@@ -17,6 +17,7 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     └── AwsError                            AWS answered with an error: .code, .message, .operation, .status
         ├── ConditionFailed                 ConditionalCheckFailedException; .old (decoded), .old_item (raw)
         ├── TransactionCanceled             TransactionCanceledException; .reasons, one per action
+        │                                   (retried when every reason is TransactionConflict or None)
         ├── Throttled                       throttling of any kind; .code tells which
         ├── ResourceNotFound                the table or index does not exist
         ├── ResourceInUse                   the table exists already / is being changed
@@ -265,7 +266,23 @@ class CancellationReason:
 
 
 class TransactionCanceled(AwsError):
-    """A transaction was canceled; `reasons` has one entry per action, in the order they were added."""
+    """A transaction was canceled; `reasons` has one entry per action, in the order they were added.
+
+    It is `retryable` when concurrent transactions alone canceled it: every reason is
+    TransactionConflict or None. Nothing was applied, so resending the same request (the same
+    ClientRequestToken) may commit, as TableTheory does; any other reason is final.
+    """
+
+    @property
+    def retryable(self) -> bool:
+        conflicted = False
+        for reason in self.body.get("CancellationReasons") or ():
+            code = reason.get("Code")
+            if code == "TransactionConflict":
+                conflicted = True
+            elif code not in (None, "None"):
+                return False
+        return conflicted
 
     @property
     def reasons(self) -> list[CancellationReason]:

@@ -76,9 +76,9 @@ class Transaction:
     """Writes recorded now and sent together on exit of `async with db.transaction() as tx:`.
 
     Nothing is sent when the block raises or recorded nothing. `token` is the ClientRequestToken: the
-    call function resends the same payload on a transient failure, so DynamoDB applies a retried commit
-    once (within its 10-minute idempotency window). Pass your own token to make a retry across
-    processes idempotent too.
+    call function resends the same payload on a transient failure (a cancellation by conflicts alone
+    among them), so DynamoDB applies a retried commit once (within its 10-minute idempotency window).
+    Pass your own token to make a retry across processes idempotent too.
     """
 
     __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_state", "token")
@@ -242,8 +242,12 @@ class Transaction:
     async def commit(self) -> None:
         """Send the recorded actions as one TransactWriteItems (nothing when none were recorded).
 
+        A cancellation whose every reason is TransactionConflict or None is retried with the same token
+        under the retry policy and the deadline; any other is raised at once.
+
         Raises:
-            TransactionCanceled: DynamoDB canceled it; `.reasons[i].action` is the i-th recorded action.
+            TransactionCanceled: DynamoDB canceled it (for conflicts alone: on every attempt);
+                `.reasons[i].action` is the i-th recorded action.
             ValidationError: the transaction was already sent.
         """
         if self._state != "open":

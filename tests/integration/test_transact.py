@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING, Annotated
 
+import anyio
 import pytest
 
-from aiotheory import DB, PK, SK, F, Model, TransactionCanceled, Version
-from aiotheory.errors import TransportError
+from aiotheory import DB, PK, SK, F, Model, RetryPolicy, TransactionCanceled, Version
+from aiotheory.errors import TransportError, from_response
 
 if TYPE_CHECKING:
     from aiotheory._types import Payload
@@ -27,6 +29,60 @@ class Counter(Model, table="tx_counters"):
     name: Annotated[str, PK]
     shard: Annotated[int, SK]
     hits: int = 0
+
+
+class Wallet(Model, table="tx_wallets"):
+    """No Version field: concurrent transfers contend only through DynamoDB's own conflict detection."""
+
+    id: Annotated[str, PK]
+    balance: int = 0
+
+
+class Overlapping:
+    """DynamoDB's conflict rule at the seam: a transaction touching an item that another one still in
+    flight touches is canceled with a TransactionConflict reason for that item, None for the others.
+
+    DynamoDB Local never answers TransactionConflict (it takes a lock per table around each
+    transaction, so overlapping transactions wait instead), and moto serialises requests: neither
+    engine can provoke a real conflict, so this transport answers as DynamoDB would and lets the
+    requests that do not overlap reach the engine.
+    """
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.busy: dict[tuple[str, str], int] = {}
+        self.conflicts: dict[str, int] = {"TransactWriteItems": 0, "TransactGetItems": 0}
+
+    async def send(self, operation: str, payload: Payload, /) -> Payload:
+        if operation not in self.conflicts:
+            return await self.inner.send(operation, payload)
+        touched = [_item_of(action) for action in payload["TransactItems"]]
+        codes = ["TransactionConflict" if item in self.busy else "None" for item in touched]
+        if "TransactionConflict" in codes:
+            self.conflicts[operation] += 1
+            body = {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                "CancellationReasons": [{"Code": code} for code in codes],
+            }
+            raise from_response(operation, 400, body)
+        for item in touched:
+            self.busy[item] = self.busy.get(item, 0) + 1
+        try:
+            return await self.inner.send(operation, payload)
+        finally:
+            for item in touched:
+                self.busy[item] -= 1
+                if not self.busy[item]:
+                    del self.busy[item]
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _item_of(action: Payload) -> tuple[str, str]:
+    (body,) = action.values()
+    return body["TableName"], json.dumps(body["Key"], sort_keys=True)
 
 
 class LostReply:
@@ -185,3 +241,77 @@ async def test_db_delete_removes_item_when_given_model_and_pk_of_a_pk_only_table
     await db.create(Account(id="gone"))
     await db.delete(Account, "gone")
     assert await db.find(Account, "gone") is None
+
+
+async def test_concurrent_transfers_all_commit_and_keep_the_total_when_conflicts_cancel_them(
+    db: DB, make_table: MakeTable
+) -> None:
+    await make_table(Wallet)
+    await db.put(Wallet(id="a", balance=1000))
+    await db.put(Wallet(id="b", balance=1000))
+    overlapping = Overlapping(db.transport)
+    # Thirty transfers on two items conflict many times: enough attempts that all commit, and no
+    # quota (thirty callers' retries would drain the default 500 of one DB).
+    busy = db.derive(
+        transport=overlapping, retry=RetryPolicy(max_attempts=60, base=0.005, cap=0.1, quota=None)
+    )
+    totals: list[int] = []
+
+    async def transfer(n: int) -> None:
+        source, target = ("a", "b") if n % 2 else ("b", "a")
+        async with busy.transaction() as tx:
+            tx.update(Wallet(id=source), F(Wallet.balance).add(-n))
+            tx.update(Wallet(id=target), F(Wallet.balance).add(n))
+        a, b = await busy.transact_get(Wallet, ["a", "b"])
+        assert a is not None and b is not None
+        totals.append(a.balance + b.balance)
+
+    async def audit() -> None:
+        a, b = await busy.transact_get(Wallet, ["a", "b"])
+        assert a is not None and b is not None
+        totals.append(a.balance + b.balance)
+
+    # The first transfer's request is in flight while the others start, so they and the audits
+    # started with them overlap it.
+    async with anyio.create_task_group() as group:
+        for n in range(1, 31):
+            group.start_soon(transfer, n)
+        for _ in range(10):
+            group.start_soon(audit)
+    assert overlapping.conflicts["TransactWriteItems"] > 0
+    assert overlapping.conflicts["TransactGetItems"] > 0
+    a, b = await db.transact_get(Wallet, ["a", "b"])
+    assert a is not None and b is not None
+    # odd n move a -> b, even n b -> a, each exactly once: a ends 1000 - (1+3+...+29) + (2+4+...+30)
+    assert (a.balance, b.balance) == (1015, 985)
+    assert totals == [2000] * 40  # every transactional read saw a consistent pair
+
+
+@pytest.mark.ddblocal_only  # moto ignores ClientRequestToken (TESTING.md)
+async def test_a_canceled_commit_leaves_its_token_unused_so_a_retry_with_it_applies(
+    db: DB, make_table: MakeTable
+) -> None:
+    # What retrying a canceled transaction with the same ClientRequestToken rests on: DynamoDB keeps
+    # a token only for a transaction it committed, so the resend is applied, and applied once.
+    await make_table(Wallet)
+    request = {
+        "ClientRequestToken": f"cancel-{uuid.uuid4().hex[:16]}",
+        "TransactItems": [
+            {
+                "Update": {
+                    "TableName": db.table_name(Wallet),
+                    "Key": {"id": {"S": "x"}},
+                    "UpdateExpression": "ADD #n0 :v0",
+                    "ConditionExpression": "attribute_exists(#n1)",
+                    "ExpressionAttributeNames": {"#n0": "balance", "#n1": "id"},
+                    "ExpressionAttributeValues": {":v0": {"N": "1"}},
+                }
+            }
+        ],
+    }
+    with pytest.raises(TransactionCanceled):
+        await db.raw("TransactWriteItems", request)  # no item x yet: canceled
+    await db.put(Wallet(id="x", balance=0))
+    for _ in range(2):
+        await db.raw("TransactWriteItems", request)
+    assert (await db.get(Wallet, "x")).balance == 1

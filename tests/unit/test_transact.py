@@ -3,6 +3,7 @@ and cancellation reasons linked to the actions the caller added."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ from aiotheory import (
     PK,
     SK,
     CreatedAt,
+    DeadlineExceeded,
     F,
     Model,
     RetryPolicy,
@@ -20,9 +22,11 @@ from aiotheory import (
     UpdatedAt,
     ValidationError,
     Version,
+    deadline,
 )
 from aiotheory.errors import from_response
-from aiotheory.testing import FakeTransport, FaultTransport, RecordingTransport, ServerFault
+from aiotheory.retries import RetryQuota
+from aiotheory.testing import FakeTransport, FaultTransport, LostReply, RecordingTransport, ServerFault
 from aiotheory.transact import TransactionAction
 
 if TYPE_CHECKING:
@@ -263,3 +267,164 @@ async def test_transact_get_rejects_duplicates_and_more_than_100_items_before_se
         await db.transact_get(Account, "abc")
     assert await db.transact_get(Account, []) == []
     recorder.assert_nothing_sent()
+
+
+# ------------------------------------------------------------------ transaction conflicts are retried
+
+
+class _Sleeps:
+    """An injected sleep that records the backoff schedule instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+async def _sleep_forever(seconds: float) -> None:
+    await asyncio.get_running_loop().create_future()
+
+
+def _conflict(*codes: str, operation: str = "TransactWriteItems", request_id: str | None = None) -> Exception:
+    """The reply DynamoDB sends when concurrent transactions touched some of the items."""
+    reasons = [
+        {"Code": code, "Message": "Transaction is ongoing for the item"}
+        if code == "TransactionConflict"
+        else {"Code": code}
+        for code in codes
+    ]
+    body = {
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+        "CancellationReasons": reasons,
+    }
+    return from_response(operation, 400, body, request_id=request_id)
+
+
+def _conflict_db(transport: object, sleeps: object, **policy: object) -> DB:
+    retry = RetryPolicy(sleep=sleeps, random=lambda: 0.5, base=0.1, **policy)  # type: ignore[arg-type]  # test rows
+    return DB(
+        transport=transport,  # type: ignore[arg-type]  # a structural Transport
+        region="us-east-1",
+        clock=lambda: NOW,
+        retry=retry,
+    )
+
+
+@pytest.mark.parametrize(
+    ("codes", "retryable"),
+    [
+        (("TransactionConflict",), True),
+        (("None", "TransactionConflict", "None"), True),
+        (("TransactionConflict", "TransactionConflict"), True),
+        (("None", "None"), False),
+        ((), False),
+        (("ConditionalCheckFailed", "TransactionConflict"), False),
+        (("TransactionConflict", "ThrottlingError"), False),
+        (("ValidationError",), False),
+    ],
+)
+def test_transaction_canceled_is_retryable_only_when_every_reason_is_a_conflict_or_none(
+    codes: tuple[str, ...], retryable: bool
+) -> None:
+    error = _conflict(*codes)
+    assert isinstance(error, TransactionCanceled)
+    assert error.retryable is retryable
+    assert RetryPolicy().retryable(error) is retryable
+
+
+async def test_transaction_commits_after_one_backoff_when_canceled_only_by_conflicts() -> None:
+    fake = FakeTransport(_conflict("TransactionConflict", "None"), {})
+    sleeps = _Sleeps()
+    db = _conflict_db(fake, sleeps)
+    async with db.transaction() as tx:
+        tx.update(Account(id="a"), F(Account.balance).add(-1))
+        tx.update(Account(id="b"), F(Account.balance).add(1))
+    assert fake.operations == ["TransactWriteItems", "TransactWriteItems"]
+    first, second = (payload for _, payload in fake.calls)
+    assert first == second  # the very same request, ClientRequestToken included
+    assert first["ClientRequestToken"] == tx.token
+    assert sleeps.delays == [0.05]  # full jitter: random() * base * 2**0
+
+
+async def test_transaction_canceled_at_once_when_a_reason_is_not_a_conflict() -> None:
+    fake = FakeTransport(_conflict("ConditionalCheckFailed", "TransactionConflict"))
+    sleeps = _Sleeps()
+    db = _conflict_db(fake, sleeps)
+    tx = db.transaction()
+    tx.update(Account(id="a"), F(Account.balance).add(-1))
+    tx.update(Account(id="b"), F(Account.balance).add(1))
+    with pytest.raises(TransactionCanceled) as caught:
+        await tx.commit()
+    assert len(fake.calls) == 1 and sleeps.delays == []
+    assert [r.code for r in caught.value.reasons] == ["ConditionalCheckFailed", "TransactionConflict"]
+    assert caught.value.reasons[0].action is tx.actions[0]
+
+
+async def test_transaction_raises_the_last_cancellation_when_conflicts_outlast_max_attempts() -> None:
+    fake = FakeTransport(*(_conflict("TransactionConflict", request_id=f"r{i}") for i in range(1, 5)))
+    sleeps = _Sleeps()
+    db = _conflict_db(fake, sleeps, max_attempts=4)
+    tx = db.transaction()
+    tx.put(Account(id="a"))
+    with pytest.raises(TransactionCanceled) as caught:
+        await tx.commit()
+    assert caught.value.request_id == "r4"
+    assert caught.value.reasons[0].code == "TransactionConflict"
+    assert caught.value.reasons[0].action is tx.actions[0]
+    assert not caught.value.outcome_unknown  # every attempt was answered: nothing was applied
+    assert sleeps.delays == [0.05, 0.1, 0.2]
+    assert len({payload["ClientRequestToken"] for _, payload in fake.calls}) == 1
+
+
+async def test_transaction_conflict_retries_stop_when_the_retry_quota_runs_out() -> None:
+    fake = FakeTransport(*(_conflict("TransactionConflict") for _ in range(3)), {})
+    db = _conflict_db(fake, _Sleeps(), max_attempts=5, quota=RetryQuota(capacity=10))
+    with pytest.raises(TransactionCanceled):
+        async with db.transaction() as tx:
+            tx.put(Account(id="a"))
+    assert len(fake.calls) == 3  # two retries cost the whole quota of 10
+
+
+async def test_transaction_raises_deadline_exceeded_when_the_deadline_ends_in_a_conflict_backoff() -> None:
+    fake = FakeTransport(_conflict("TransactionConflict"), {})
+    db = _conflict_db(fake, _sleep_forever)
+    with pytest.raises(DeadlineExceeded) as caught:
+        async with deadline(seconds=0.01), db.transaction() as tx:
+            tx.put(Account(id="a"))
+    assert caught.value.operation == "TransactWriteItems"
+    assert not caught.value.outcome_unknown  # the canceled attempt applied nothing
+    assert fake.remaining == 1
+
+
+async def test_transaction_commits_once_when_a_lost_reply_is_followed_by_a_conflict() -> None:
+    fake = FakeTransport({}, _conflict("TransactionConflict"), {})
+    recorder = RecordingTransport(FaultTransport(fake, LostReply(op="TransactWriteItems")))
+    sleeps = _Sleeps()
+    db = _conflict_db(recorder, sleeps, max_attempts=3)
+    async with db.transaction() as tx:
+        tx.put(Account(id="a"))
+    assert [payload["ClientRequestToken"] for _, payload in recorder.calls] == [tx.token] * 3
+    assert len(sleeps.delays) == 2
+
+
+async def test_transact_get_returns_models_after_a_backoff_when_canceled_only_by_conflicts() -> None:
+    reply = {"Responses": [{"Item": {"id": {"S": "a"}, "balance": {"N": "7"}}}, {}]}
+    fake = FakeTransport(_conflict("None", "TransactionConflict", operation="TransactGetItems"), reply)
+    sleeps = _Sleeps()
+    got = await _conflict_db(fake, sleeps).transact_get(Account, ["a", "b"])
+    assert got[0] is not None and got[0].balance == 7 and got[1] is None
+    assert fake.operations == ["TransactGetItems", "TransactGetItems"]
+    assert sleeps.delays == [0.05]
+
+
+async def test_update_idempotent_commits_after_a_backoff_when_canceled_only_by_conflicts() -> None:
+    stored = {"Item": {"id": {"S": "a"}, "balance": {"N": "4"}, "version": {"N": "1"}}}
+    fake = FakeTransport(_conflict("TransactionConflict"), {}, stored)
+    sleeps = _Sleeps()
+    got = await _conflict_db(fake, sleeps).update(Account(id="a"), F(Account.balance).add(4), idempotent=True)
+    assert got.balance == 4
+    assert fake.operations == ["TransactWriteItems", "TransactWriteItems", "GetItem"]
+    assert fake.calls[0][1] == fake.calls[1][1]  # same ClientRequestToken
+    assert sleeps.delays == [0.05]
