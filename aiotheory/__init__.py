@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .errors import DecodeError as DecodeError
     from .errors import ExpiredToken as ExpiredToken
     from .errors import ItemNotFound as ItemNotFound
+    from .errors import LeaseHeld as LeaseHeld
+    from .errors import LeaseNotOwned as LeaseNotOwned
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import ReplyMismatch as ReplyMismatch
     from .errors import ResourceInUse as ResourceInUse
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
     from .expr import Raw as Raw
     from .expr import Update as Update
     from .expr import size as size
+    from .lease import Lease as Lease
+    from .lease import LeaseRecord as LeaseRecord
+    from .lease import lease_table as lease_table
     from .model import GSI as GSI
     from .model import LSI as LSI
     from .model import PK as PK
@@ -100,6 +105,10 @@ __all__ = [
     "ItemNotFound",
     "JSONString",
     "LSI",
+    "Lease",
+    "LeaseHeld",
+    "LeaseNotOwned",
+    "LeaseRecord",
     "Model",
     "OmitEmpty",
     "OutcomeUnknown",
@@ -132,6 +141,7 @@ __all__ = [
     "__version__",
     "deadline",
     "lambda_handler",
+    "lease_table",
     "size",
 ]
 
@@ -148,6 +158,8 @@ _ERRORS: Final = (
     "DecodeError",
     "ExpiredToken",
     "ItemNotFound",
+    "LeaseHeld",
+    "LeaseNotOwned",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
@@ -201,6 +213,9 @@ _LAZY: Final[dict[str, str]] = {
     "ParallelScan": "aiotheory.query",
     "ScanStream": "aiotheory.query",
     "TransactionAction": "aiotheory.transact",
+    "Lease": "aiotheory.lease",
+    "LeaseRecord": "aiotheory.lease",
+    "lease_table": "aiotheory.lease",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

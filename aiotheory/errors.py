@@ -14,6 +14,8 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── CredentialsError                    no credentials, or they could not be refreshed
     ├── AccountNotFound (LookupError)       an unknown partner / account id
     ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
+    ├── LeaseHeld                           db.lease: another holder has the lease; .expires says until when
+    ├── LeaseNotOwned                       db.lease: the lease was taken over (or lapsed) while we held it
     └── AwsError                            AWS answered with an error: .code, .message, .operation, .status
         ├── ConditionFailed                 ConditionalCheckFailedException; .old (decoded), .old_item (raw)
         ├── TransactionCanceled             TransactionCanceledException; .reasons, one per action
@@ -44,6 +46,8 @@ __all__ = [
     "DecodeError",
     "ExpiredToken",
     "ItemNotFound",
+    "LeaseHeld",
+    "LeaseNotOwned",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
@@ -190,6 +194,33 @@ class TableSchemaMismatch(AiotheoryError):
         super().__init__(f"table {table!r} does not match its model: " + "; ".join(differences))
         self.table = table
         self.differences = differences
+
+
+class LeaseHeld(AiotheoryError):
+    """`db.lease(name)` found the lease held by another holder whose expiry has not passed.
+
+    `expires` is that holder's expiry in epoch seconds (wall clock), so a caller can tell how long to
+    wait; `name` and `table` name the lease.
+    """
+
+    def __init__(self, name: str, *, table: str, expires: float):
+        super().__init__(f"lease {name!r} in {table} is held until {expires:.3f} (epoch seconds)")
+        self.name = name
+        self.table = table
+        self.expires = expires
+
+
+class LeaseNotOwned(AiotheoryError):
+    """The lease is no longer ours: another holder took it over after it lapsed, or its refreshes
+    could not reach DynamoDB before it expired. Work done under it may have overlapped another holder's;
+    `token` is the fencing token we held.
+    """
+
+    def __init__(self, message: str, *, name: str, table: str, token: int):
+        super().__init__(message)
+        self.name = name
+        self.table = table
+        self.token = token
 
 
 class AwsError(AiotheoryError):

@@ -65,10 +65,22 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     # The seam under the operations: the requester (transport, retries, prefix, clock, hooks) and the
     # write rules (stamps, version guard, create guard, update plan), shared by every operation.
     ("seam", ("_requester", "_writes")),
-    # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda.
+    # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda,
+    # leases.
     (
         "operations",
-        ("db", "query", "_parallel", "batch", "transact", "_tables", "accounts", "streams", "aws_lambda"),
+        (
+            "db",
+            "query",
+            "_parallel",
+            "batch",
+            "transact",
+            "_tables",
+            "accounts",
+            "streams",
+            "aws_lambda",
+            "lease",
+        ),
     ),
     # The package face (lazy re-exports) and the test kit, which may use everything.
     ("face", ("", "testing", "testing.")),
