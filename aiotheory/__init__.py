@@ -30,7 +30,13 @@ if TYPE_CHECKING:
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
     from .errors import ExpiredToken as ExpiredToken
+    from .errors import IdempotencyError as IdempotencyError
+    from .errors import IdempotencyInProgress as IdempotencyInProgress
+    from .errors import IdempotencyKeyMismatch as IdempotencyKeyMismatch
+    from .errors import IdempotencyReplyNotStored as IdempotencyReplyNotStored
     from .errors import ItemNotFound as ItemNotFound
+    from .errors import LeaseHeld as LeaseHeld
+    from .errors import LeaseNotOwned as LeaseNotOwned
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import ReplyMismatch as ReplyMismatch
     from .errors import ResourceInUse as ResourceInUse
@@ -48,11 +54,10 @@ if TYPE_CHECKING:
     from .expr import Raw as Raw
     from .expr import Update as Update
     from .expr import size as size
-    from .idempotency import IdempotencyError as IdempotencyError
-    from .idempotency import IdempotencyInProgress as IdempotencyInProgress
-    from .idempotency import IdempotencyKeyMismatch as IdempotencyKeyMismatch
-    from .idempotency import IdempotencyReplyNotStored as IdempotencyReplyNotStored
     from .idempotency import IdempotencyStore as IdempotencyStore
+    from .lease import Lease as Lease
+    from .lease import LeaseRecord as LeaseRecord
+    from .lease import lease_table as lease_table
     from .model import GSI as GSI
     from .model import LSI as LSI
     from .model import PK as PK
@@ -110,6 +115,10 @@ __all__ = [
     "ItemNotFound",
     "JSONString",
     "LSI",
+    "Lease",
+    "LeaseHeld",
+    "LeaseNotOwned",
+    "LeaseRecord",
     "Model",
     "OmitEmpty",
     "OutcomeUnknown",
@@ -142,6 +151,7 @@ __all__ = [
     "__version__",
     "deadline",
     "lambda_handler",
+    "lease_table",
     "size",
 ]
 
@@ -157,7 +167,13 @@ _ERRORS: Final = (
     "DeadlineExceeded",
     "DecodeError",
     "ExpiredToken",
+    "IdempotencyError",
+    "IdempotencyInProgress",
+    "IdempotencyKeyMismatch",
+    "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "LeaseHeld",
+    "LeaseNotOwned",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
@@ -212,10 +228,9 @@ _LAZY: Final[dict[str, str]] = {
     "ScanStream": "aiotheory.query",
     "TransactionAction": "aiotheory.transact",
     "IdempotencyStore": "aiotheory.idempotency",
-    "IdempotencyError": "aiotheory.idempotency",
-    "IdempotencyInProgress": "aiotheory.idempotency",
-    "IdempotencyKeyMismatch": "aiotheory.idempotency",
-    "IdempotencyReplyNotStored": "aiotheory.idempotency",
+    "Lease": "aiotheory.lease",
+    "LeaseRecord": "aiotheory.lease",
+    "lease_table": "aiotheory.lease",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from ._types import Item, Payload
     from .credentials import CredentialProvider, CredentialsLike
+    from .lease import Lease
     from .query import Query, Scan
     from .transact import Transaction
     from .transport.base import Transport
@@ -727,6 +728,22 @@ class DB:
             keys: Any = args[1]
             return await transact_get(self._requester, model, keys, projection=projection)
         return await transact_get(self._requester, None, args, projection=projection)
+
+    # ------------------------------------------------------------------------------------- leases (lease)
+
+    def lease(
+        self, name: str, ttl: float, *, table: str = "leases", refresh_every: float | None = None
+    ) -> Lease:
+        """A lease on `name` for `async with`: at most one holder at a time, with a fencing token.
+
+        Entering acquires it (LeaseHeld if another holder has it), a background task refreshes it
+        every `refresh_every` seconds (default ttl / 3) while held, and leaving releases it; a lease
+        lost while held cancels the body and raises LeaseNotOwned. `table` gets the DB's prefix;
+        create it with `db.ensure_table(lease_table(table))`. Building it does no I/O.
+        """
+        from .lease import Lease
+
+        return Lease(self._requester, name, ttl, table=table, refresh_every=refresh_every)
 
     # ----------------------------------------------------------------------------------- queries (query)
 

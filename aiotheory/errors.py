@@ -14,6 +14,12 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── CredentialsError                    no credentials, or they could not be refreshed
     ├── AccountNotFound (LookupError)       an unknown partner / account id
     ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
+    ├── IdempotencyError                    IdempotencyStore: .record_id names the record
+    │   ├── IdempotencyInProgress           the key is being handled by a live invocation
+    │   ├── IdempotencyKeyMismatch (ValueError)   the key was used with another request payload
+    │   └── IdempotencyReplyNotStored       the key ran, but its reply could not be stored to replay
+    ├── LeaseHeld                           db.lease: another holder has the lease; .expires says until when
+    ├── LeaseNotOwned                       db.lease: the lease was taken over (or lapsed) while we held it
     └── AwsError                            AWS answered with an error: .code, .message, .operation, .status
         ├── ConditionFailed                 ConditionalCheckFailedException; .old (decoded), .old_item (raw)
         ├── TransactionCanceled             TransactionCanceledException; .reasons, one per action
@@ -44,7 +50,13 @@ __all__ = [
     "DeadlineExceeded",
     "DecodeError",
     "ExpiredToken",
+    "IdempotencyError",
+    "IdempotencyInProgress",
+    "IdempotencyKeyMismatch",
+    "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "LeaseHeld",
+    "LeaseNotOwned",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
@@ -191,6 +203,62 @@ class TableSchemaMismatch(AiotheoryError):
         super().__init__(f"table {table!r} does not match its model: " + "; ".join(differences))
         self.table = table
         self.differences = differences
+
+
+class IdempotencyError(AiotheoryError):
+    """Base of the idempotency store's errors; `record_id` names the record (a hash, never the event)."""
+
+    def __init__(self, message: str, *, record_id: str) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+
+
+class IdempotencyInProgress(IdempotencyError):
+    """Another invocation holds this key's in-progress lease; nothing was run.
+
+    `lease_ends_ms` is when that lease ends (epoch milliseconds, None when the record has none): a
+    retry after it runs the function unless the other invocation completed first.
+    """
+
+    def __init__(self, message: str, *, record_id: str, lease_ends_ms: int | None) -> None:
+        super().__init__(message, record_id=record_id)
+        self.lease_ends_ms = lease_ends_ms
+
+
+class IdempotencyKeyMismatch(IdempotencyError, ValueError):
+    """The idempotency key was seen with another request payload (its hash differs); nothing was run."""
+
+
+class IdempotencyReplyNotStored(IdempotencyError):
+    """The key's function ran and its first caller got the reply, but the reply could not be stored
+    (over DynamoDB's 400 KB item size, or not JSON), so a repeat cannot replay it; nothing was run."""
+
+
+class LeaseHeld(AiotheoryError):
+    """`db.lease(name)` found the lease held by another holder whose expiry has not passed.
+
+    `expires` is that holder's expiry in epoch seconds (wall clock), so a caller can tell how long to
+    wait; `name` and `table` name the lease.
+    """
+
+    def __init__(self, name: str, *, table: str, expires: float):
+        super().__init__(f"lease {name!r} in {table} is held until {expires:.3f} (epoch seconds)")
+        self.name = name
+        self.table = table
+        self.expires = expires
+
+
+class LeaseNotOwned(AiotheoryError):
+    """The lease is no longer ours: another holder took it over after it lapsed, or its refreshes
+    could not reach DynamoDB before it expired. Work done under it may have overlapped another holder's;
+    `token` is the fencing token we held.
+    """
+
+    def __init__(self, message: str, *, name: str, table: str, token: int):
+        super().__init__(message)
+        self.name = name
+        self.table = table
+        self.token = token
 
 
 class AwsError(AiotheoryError):

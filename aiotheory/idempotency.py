@@ -2,13 +2,8 @@
 
 Records live in one DynamoDB table in the layout of Powertools for AWS Lambda's DynamoDB persistence
 layer and are written through the DB facade's conditional writes. An operations-layer module: it uses
-`db`, `model`, `expr` and `deadlines`, and nothing imports it but the package face.
-
-    AiotheoryError
-    └── IdempotencyError                    base of this module's errors
-        ├── IdempotencyInProgress           the key is being handled by a live invocation
-        ├── IdempotencyKeyMismatch (ValueError)   the key was used with another request payload
-        └── IdempotencyReplyNotStored       the key ran, but its reply could not be stored to replay
+`db`, `model`, `expr` and `deadlines`, and nothing imports it but the package face. Its errors
+(`IdempotencyError` and subclasses) live in `errors.py` with every other exception, re-exported here.
 """
 
 from __future__ import annotations
@@ -26,7 +21,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, ParamSpec, Typ
 
 from .codec import MAX_ITEM_BYTES
 from .deadlines import remaining
-from .errors import AiotheoryError, ConditionFailed, ValidationError
+from .errors import (
+    AiotheoryError,
+    ConditionFailed,
+    IdempotencyError,
+    IdempotencyInProgress,
+    IdempotencyKeyMismatch,
+    IdempotencyReplyNotStored,
+    ValidationError,
+)
 from .expr import F
 from .model import PK, TTL, Model, schema_of
 
@@ -64,35 +67,6 @@ _REPLY_JSON: Final = json.JSONEncoder(sort_keys=True, allow_nan=False)
 
 
 # ------------------------------------------------------------------------------------------------ errors
-
-
-class IdempotencyError(AiotheoryError):
-    """Base of the idempotency store's errors; `record_id` names the record (a hash, never the event)."""
-
-    def __init__(self, message: str, *, record_id: str) -> None:
-        super().__init__(message)
-        self.record_id = record_id
-
-
-class IdempotencyInProgress(IdempotencyError):
-    """Another invocation holds this key's in-progress lease; nothing was run.
-
-    `lease_ends_ms` is when that lease ends (epoch milliseconds, None when the record has none): a
-    retry after it runs the function unless the other invocation completed first.
-    """
-
-    def __init__(self, message: str, *, record_id: str, lease_ends_ms: int | None) -> None:
-        super().__init__(message, record_id=record_id)
-        self.lease_ends_ms = lease_ends_ms
-
-
-class IdempotencyKeyMismatch(IdempotencyError, ValueError):
-    """The idempotency key was seen with another request payload (its hash differs); nothing was run."""
-
-
-class IdempotencyReplyNotStored(IdempotencyError):
-    """The key's function ran and its first caller got the reply, but the reply could not be stored
-    (over DynamoDB's 400 KB item size, or not JSON), so a repeat cannot replay it; nothing was run."""
 
 
 # ------------------------------------------------------------------------------------------------ record

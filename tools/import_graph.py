@@ -65,7 +65,8 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     # The seam under the operations: the requester (transport, retries, prefix, clock, hooks) and the
     # write rules (stamps, version guard, create guard, update plan), shared by every operation.
     ("seam", ("_requester", "_writes")),
-    # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda.
+    # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda,
+    # leases.
     (
         "operations",
         (
@@ -79,6 +80,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "streams",
             "aws_lambda",
             "idempotency",
+            "lease",
         ),
     ),
     # The package face (lazy re-exports) and the test kit, which may use everything.
