@@ -1,8 +1,10 @@
 """A payments API on FastAPI: the DB lives for the app's lifespan, every request runs under a deadline.
 
-Run it (from `examples/`): `uvicorn fastapi_app.app:app`. Configuration comes from the environment
-(`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AIOTHEORY_TABLE_PREFIX`, `PAYMENTS_REQUEST_TIMEOUT`,
-`PAYMENTS_CURSOR_SECRET`), or from `create_app(...)` arguments in tests.
+Run it with `python -m examples.fastapi_app` (engine, table, server and curl lines: `__main__.py`).
+Configuration comes from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`,
+`AIOTHEORY_TABLE_PREFIX`, `PAYMENTS_REQUEST_TIMEOUT`, `PAYMENTS_CURSOR_SECRET`), or from
+`create_app(...)` arguments in tests. The stored `version` is the HTTP entity tag: a PATCH must send
+`If-Match` (428 without), and a stale one is a 412.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from aiotheory import (
@@ -37,7 +39,16 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DeadlineMiddleware", "Services", "app", "create_app", "router"]
+__all__ = [
+    "DeadlineMiddleware",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "Services",
+    "app",
+    "create_app",
+    "etag_of",
+    "router",
+]
 
 _log: Final = logging.getLogger("payments.api")
 
@@ -48,9 +59,24 @@ _FOLLOWS: Final[dict[str, tuple[str, ...]]] = {
     "refunded": ("paid",),
 }
 
+
+class PreconditionRequired(Exception):
+    """A write came without `If-Match`: 428, so no client overwrites a change it never saw."""
+
+
+class PreconditionFailed(Exception):
+    """`If-Match` names a version the payment no longer has: 412, with the current payment."""
+
+    def __init__(self, current: Payment) -> None:
+        super().__init__("the payment changed since it was read")
+        self.current = current
+
+
 #: Our errors -> HTTP status. Looked up along the exception's MRO, so DecodeError (a ValidationError
 #: raised by a stored item, a server fault) is not mistaken for a client's 422.
 _STATUS: Final[dict[type[Exception], int]] = {
+    PreconditionFailed: 412,
+    PreconditionRequired: 428,
     ItemNotFound: 404,
     ConditionFailed: 409,
     ValidationError: 422,
@@ -67,6 +93,21 @@ class Services:
     db: DB
     new_id: Callable[[], str]
     cursor_secret: str | None
+
+
+def etag_of(payment: Payment) -> str:
+    """The entity tag of a stored payment: its version, quoted as RFC 9110 requires (a strong tag)."""
+    return f'"{payment.version}"'
+
+
+def _version_in(if_match: str | None) -> int:
+    """The version an `If-Match` header names; one that names none can never match, so 412."""
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the ETag of the payment you read")
+    tag = if_match.strip()
+    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    return -1
 
 
 def _new_id() -> str:
@@ -106,29 +147,52 @@ router = APIRouter()
 
 
 @router.post("/partners/{partner}/payments", status_code=201)
-async def create_payment(partner: PartnerId, body: NewPayment, svc: ServicesDep) -> PaymentOut:
+async def create_payment(
+    partner: PartnerId, body: NewPayment, svc: ServicesDep, response: Response
+) -> PaymentOut:
     payment = Payment(partner_id=partner, id=svc.new_id(), amount=body.amount, currency=body.currency)
-    return PaymentOut.of(await svc.db.create(payment))
+    created = await svc.db.create(payment)
+    response.headers["ETag"] = etag_of(created)
+    response.headers["Location"] = f"/partners/{partner}/payments/{created.id}"
+    return PaymentOut.of(created)
 
 
 @router.get("/partners/{partner}/payments/{payment_id}")
-async def get_payment(partner: PartnerId, payment_id: PaymentId, svc: ServicesDep) -> PaymentOut:
-    return PaymentOut.of(await svc.db.get(Payment, partner, payment_id))
+async def get_payment(
+    partner: PartnerId, payment_id: PaymentId, svc: ServicesDep, response: Response
+) -> PaymentOut:
+    payment = await svc.db.get(Payment, partner, payment_id)
+    response.headers["ETag"] = etag_of(payment)
+    return PaymentOut.of(payment)
 
 
 @router.patch("/partners/{partner}/payments/{payment_id}")
 async def change_status(
-    partner: PartnerId, payment_id: PaymentId, body: StatusChange, svc: ServicesDep
+    partner: PartnerId,
+    payment_id: PaymentId,
+    body: StatusChange,
+    svc: ServicesDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> PaymentOut:
-    """Move the payment to `status` if it still has the version the client read and may move there."""
+    """Move the payment to `status` if it still has the version `If-Match` names and may move there."""
+    expected = _version_in(if_match)
     current = await svc.db.get(Payment, partner, payment_id)
-    # The version guard uses the client's version, so a change made since it read is a 409.
-    seen = current.model_copy(update={"version": body.version})
-    updated = await svc.db.update(
-        seen,
-        F(Payment.status).set(body.status),
-        condition=F(Payment.status).is_in(_FOLLOWS[body.status]),
-    )
+    if current.version != expected:
+        raise PreconditionFailed(current)
+    # The version guard sends the client's version, so a change racing in after the read above still
+    # fails the write; the status rule rides in the same UpdateItem.
+    try:
+        updated = await svc.db.update(
+            current,
+            F(Payment.status).set(body.status),
+            condition=F(Payment.status).is_in(_FOLLOWS[body.status]),
+        )
+    except ConditionFailed as exc:
+        if isinstance(exc.old, Payment) and exc.old.version != expected:
+            raise PreconditionFailed(exc.old) from exc
+        raise
+    response.headers["ETag"] = etag_of(updated)
     return PaymentOut.of(updated)
 
 
@@ -158,19 +222,29 @@ def _status_of(exc: Exception) -> int:
 async def _error_reply(request: Request, exc: Exception) -> JSONResponse:
     status = _status_of(exc)
     body: dict[str, object]
-    if isinstance(exc, ItemNotFound):
+    headers: dict[str, str] = {}
+    if isinstance(exc, PreconditionRequired):
+        body = {"detail": str(exc)}
+    elif isinstance(exc, PreconditionFailed):
+        body = {
+            "detail": str(exc),
+            "current": PaymentOut.of(exc.current).model_dump(mode="json", by_alias=True),
+        }
+        headers["ETag"] = etag_of(exc.current)
+    elif isinstance(exc, ItemNotFound):
         body = {"detail": "payment not found"}
     elif isinstance(exc, ConditionFailed):
-        body = {"detail": "the payment changed since it was read, or its status does not allow this"}
+        body = {"detail": "the payment's status does not allow this move"}
         if isinstance(exc.old, Payment):
             body["current"] = PaymentOut.of(exc.old).model_dump(mode="json", by_alias=True)
+            headers["ETag"] = etag_of(exc.old)
     elif isinstance(exc, DeadlineExceeded) or status == 422:
         body = {"detail": str(exc)}
     else:
         # Server-side faults keep their details in the log, out of the reply.
         _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         body = {"detail": "internal error" if status == 500 else "busy, retry later"}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _db_from_env() -> DB:

@@ -42,10 +42,9 @@ class NewPayment(_Body):
 
 
 class StatusChange(_Body):
-    """PATCH body: the new status and the version the client last read (optimistic concurrency)."""
+    """PATCH body: the new status. The version the client last read travels as `If-Match`."""
 
     status: Literal["paid", "failed", "refunded"]
-    version: int = Field(ge=0)
 
 
 class PaymentOut(_Body):

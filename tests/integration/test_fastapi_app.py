@@ -80,8 +80,12 @@ async def _create(client: httpx.AsyncClient, partner: str, amount: int = 10050) 
     return body
 
 
-async def test_create_then_get_returns_the_stored_payment(client: httpx.AsyncClient) -> None:
-    made = await _create(client, "p1")
+async def test_create_then_get_returns_the_stored_payment_and_its_etag(client: httpx.AsyncClient) -> None:
+    reply = await client.post("/partners/p1/payments", json={"amount": 10050, "currency": "EUR"})
+    assert reply.status_code == 201, reply.text
+    made = reply.json()
+    assert reply.headers["etag"] == '"0"'
+    assert reply.headers["location"] == f"/partners/p1/payments/{made['id']}"
     assert made["id"].startswith("pay_")
     assert (made["partnerId"], made["amount"], made["currency"]) == ("p1", 10050, "EUR")
     assert (made["status"], made["version"]) == ("pending", 0)
@@ -90,6 +94,7 @@ async def test_create_then_get_returns_the_stored_payment(client: httpx.AsyncCli
     got = await client.get(f"/partners/p1/payments/{made['id']}")
     assert got.status_code == 200
     assert got.json() == made
+    assert got.headers["etag"] == '"0"'
 
 
 async def test_get_is_404_when_the_payment_does_not_exist(client: httpx.AsyncClient) -> None:
@@ -97,43 +102,68 @@ async def test_get_is_404_when_the_payment_does_not_exist(client: httpx.AsyncCli
     missing = await client.get(f"/partners/p1/payments/pay_{'0' * 32}")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "payment not found"}
+    assert "etag" not in missing.headers
     # Another partner's id is not found either: the partner is part of the key.
     assert (await client.get(f"/partners/p2/payments/{made['id']}")).status_code == 404
 
 
-async def test_patch_moves_status_and_bumps_version(client: httpx.AsyncClient) -> None:
+async def test_patch_moves_status_and_returns_the_new_etag_when_if_match_is_current(
+    client: httpx.AsyncClient,
+) -> None:
     made = await _create(client, "p1")
     url = f"/partners/p1/payments/{made['id']}"
-    paid = await client.patch(url, json={"status": "paid", "version": 0})
+    paid = await client.patch(url, json={"status": "paid"}, headers={"If-Match": '"0"'})
     assert paid.status_code == 200, paid.text
     assert (paid.json()["status"], paid.json()["version"]) == ("paid", 1)
-    refunded = await client.patch(url, json={"status": "refunded", "version": 1})
+    assert paid.headers["etag"] == '"1"'
+    refunded = await client.patch(
+        url, json={"status": "refunded"}, headers={"If-Match": paid.headers["etag"]}
+    )
     assert (refunded.json()["status"], refunded.json()["version"]) == ("refunded", 2)
-    assert (await client.get(url)).json() == refunded.json()
+    assert refunded.headers["etag"] == '"2"'
+    got = await client.get(url)
+    assert got.json() == refunded.json()
+    assert got.headers["etag"] == '"2"'
 
 
-async def test_patch_is_409_when_the_version_is_stale(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("if_match", ['"0"', '"7"', "0", 'W/"1"', "*"])
+async def test_patch_is_412_when_if_match_does_not_name_the_current_version(
+    client: httpx.AsyncClient, if_match: str
+) -> None:
     made = await _create(client, "p1")
     url = f"/partners/p1/payments/{made['id']}"
-    assert (await client.patch(url, json={"status": "paid", "version": 0})).status_code == 200
-    stale = await client.patch(url, json={"status": "failed", "version": 0})
-    assert stale.status_code == 409
+    assert (await client.patch(url, json={"status": "paid"}, headers={"If-Match": '"0"'})).status_code == 200
+    stale = await client.patch(url, json={"status": "failed"}, headers={"If-Match": if_match})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["etag"] == '"1"'
     assert stale.json()["current"]["status"] == "paid"
     assert stale.json()["current"]["version"] == 1
     assert (await client.get(url)).json()["status"] == "paid"
 
 
+async def test_patch_is_428_when_if_match_is_missing(client: httpx.AsyncClient) -> None:
+    made = await _create(client, "p1")
+    url = f"/partners/p1/payments/{made['id']}"
+    reply = await client.patch(url, json={"status": "paid"})
+    assert reply.status_code == 428, reply.text
+    assert "If-Match" in reply.json()["detail"]
+    assert (await client.get(url)).json()["version"] == 0
+
+
 async def test_patch_is_409_when_the_status_cannot_follow(client: httpx.AsyncClient) -> None:
     made = await _create(client, "p1")
     url = f"/partners/p1/payments/{made['id']}"
-    refused = await client.patch(url, json={"status": "refunded", "version": 0})  # never paid
+    refused = await client.patch(url, json={"status": "refunded"}, headers={"If-Match": '"0"'})  # never paid
     assert refused.status_code == 409
     assert refused.json()["current"]["status"] == "pending"
+    assert refused.headers["etag"] == '"0"'
     assert (await client.get(url)).json()["version"] == 0
 
 
 async def test_patch_is_404_when_the_payment_does_not_exist(client: httpx.AsyncClient) -> None:
-    reply = await client.patch(f"/partners/p1/payments/pay_{'0' * 32}", json={"status": "paid", "version": 0})
+    reply = await client.patch(
+        f"/partners/p1/payments/pay_{'0' * 32}", json={"status": "paid"}, headers={"If-Match": '"0"'}
+    )
     assert reply.status_code == 404
 
 
@@ -144,7 +174,8 @@ async def test_patch_is_404_when_the_payment_does_not_exist(client: httpx.AsyncC
         ("POST", "/partners/p1/payments", {"amount": 5, "currency": "euro"}),
         ("POST", "/partners/p%20x/payments", {"amount": 5}),
         ("GET", "/partners/p1/payments/not-an-id", None),
-        ("PATCH", f"/partners/p1/payments/pay_{'0' * 32}", {"status": "lost", "version": 0}),
+        ("PATCH", f"/partners/p1/payments/pay_{'0' * 32}", {"status": "lost"}),
+        ("PATCH", f"/partners/p1/payments/pay_{'0' * 32}", {"status": "paid", "version": 0}),
         ("GET", "/partners/p1/payments?limit=0", None),
         ("GET", "/partners/p1/payments?cursor=not-a-cursor", None),
     ],
@@ -152,7 +183,7 @@ async def test_patch_is_404_when_the_payment_does_not_exist(client: httpx.AsyncC
 async def test_bad_input_is_422(
     client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    reply = await client.request(method, path, json=body)
+    reply = await client.request(method, path, json=body, headers={"If-Match": '"0"'})
     assert reply.status_code == 422, reply.text
 
 
