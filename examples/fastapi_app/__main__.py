@@ -81,13 +81,13 @@ async def _tour(base: str, *, smoke: bool) -> bool:
     """Create two payments and read a page, then print curl lines naming them (or, with `smoke`, make
     every request itself and check its status). True when every status was the expected one."""
     payments = f"{base}/partners/{_PARTNER}/payments"
-    new = {"amount": 10050, "currency": "EUR"}
+    new: dict[str, object] = {"amount": 10050, "currency": "EUR"}
     created = await _request("POST", payments, new, _JSON)
     await _request("POST", payments, {"amount": 700, "currency": "EUR"}, _JSON)
     first_page = await _request("GET", f"{payments}?limit=1")
     one = f"{payments}/{created.body.get('id')}"
     cursor = first_page.body.get("cursor")
-    paid = {"status": "paid"}
+    paid: dict[str, object] = {"status": "paid"}
     steps: list[tuple[str, str, dict[str, object] | None, str | None, int]] = [
         ("POST", payments, new, None, 201),
         ("GET", one, None, None, 200),
