@@ -13,6 +13,7 @@ __all__ = [
     "bench",
     "build",
     "demo",
+    "fastapi",
     "lambda_layer",
     "lambda_package",
     "lint",
@@ -78,6 +79,21 @@ def demo(session: nox.Session) -> None:
     # without it the init time shown would be mostly recompiling pydantic.
     session.install("--compile-bytecode", *_PACKAGE)
     session.run("python", "examples/lambda_payments/demo.py")
+
+
+@nox.session(python=_PYTHON)
+def fastapi(session: nox.Session) -> None:
+    """The FastAPI example in one command: an embedded moto server (or `AWS_ENDPOINT_URL_DYNAMODB`),
+    its table, uvicorn on a free port and curl lines to try; Ctrl-C stops it.
+
+    `nox -s fastapi -- --port 8080` picks the port; `-- --smoke` makes the requests itself and exits
+    (CI runs that from a fresh clone).
+    """
+    # Only what the app needs: aiotheory, moto's server for the engine, fastapi and uvicorn.
+    session.install(
+        "--reinstall-package", "aiotheory", ".", "moto[server]>=5.1", "fastapi>=0.110", "uvicorn>=0.30"
+    )
+    session.run("python", "-m", "examples.fastapi_app", *session.posargs)
 
 
 @nox.session(python=_PYTHON)
