@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ._rules import check_table_name
 from .deadlines import bounded
 from .errors import ResourceInUse, ResourceNotFound, TableSchemaMismatch
 from .model import Model, TableSchema, schema_of
@@ -54,7 +55,10 @@ async def create_table(
 ) -> None:
     """Create the model's table and enable TTL; see `DB.create_table`."""
     schema = schema_of(model)
-    payload = create_table_payload(requester.table_prefix + schema.table, schema, stream, billing, capacity)
+    name = requester.table_prefix + schema.table
+    # The model's own name was checked at class creation; the prefix can still push it past 255.
+    check_table_name(model.__name__, name)
+    payload = create_table_payload(name, schema, stream, billing, capacity)
     try:
         await requester.send("CreateTable", payload)
     except ResourceInUse as exc:

@@ -131,6 +131,15 @@ class DB:
         # transport from this DB's `transport` property on every send.
         self._requester = Requester(self, self._retry, self.table_prefix, self._clock)
 
+    def __repr__(self) -> str:
+        # Settings only: credentials, session and cursor secret stay out (reprs end up in logs).
+        spec = self._transport_spec
+        kind = spec if isinstance(spec, str) else type(spec).__name__
+        return (
+            f"DB(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
+            f"table_prefix={self.table_prefix!r}, transport={kind!r})"
+        )
+
     # ----------------------------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:

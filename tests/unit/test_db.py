@@ -15,6 +15,7 @@ from aiotheory import (
     ItemNotFound,
     Model,
     OutcomeUnknown,
+    ResourceNotFound,
     UpdatedAt,
     ValidationError,
     Version,
@@ -343,3 +344,48 @@ async def test_delete_table_polls_until_the_table_is_gone_when_waiting() -> None
     await db.delete_table(Payment)
     assert fake.operations == ["DeleteTable", "DescribeTable", "DescribeTable"]
     assert slept == [POLL_INTERVAL]
+
+
+# ------------------------------------------------------------------------------------- diagnostics
+
+
+async def test_get_raises_resource_not_found_naming_the_prefixed_table_when_the_table_is_missing() -> None:
+    missing = from_response(
+        "GetItem",
+        400,
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+            "message": "Requested resource not found",
+        },
+    )
+    db, _ = _db(missing)
+    with pytest.raises(ResourceNotFound) as info:
+        await db.get(Payment, "p1", "x")
+    assert info.value.table == "dev_payments"
+    assert "'dev_payments'" in str(info.value)
+
+
+def test_repr_shows_region_endpoint_prefix_and_transport_but_no_secret() -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    db = DB(
+        region="eu-west-1",
+        endpoint_url="http://127.0.0.1:8000",
+        credentials=("AKIDEXAMPLE", secret, "session-token-value"),
+        table_prefix="dev_",
+        cursor_secret="a-cursor-secret-of-enough-bytes",
+    )
+    text = repr(db)
+    assert text == (
+        "DB(region='eu-west-1', endpoint_url='http://127.0.0.1:8000', table_prefix='dev_', transport='lean')"
+    )
+    for hidden in (secret, "AKIDEXAMPLE", "session-token-value", "a-cursor-secret"):
+        assert hidden not in text
+    assert "transport='RecordingTransport'" in repr(_db()[0])
+
+
+async def test_create_table_raises_before_sending_when_the_prefix_makes_the_name_too_long() -> None:
+    recorder = RecordingTransport(FakeTransport())
+    db = DB(transport=recorder, region="us-east-1", table_prefix="p" * 250)
+    with pytest.raises(ValidationError, match=r"Payment: table name .* has 258 characters"):
+        await db.create_table(Payment)
+    recorder.assert_nothing_sent()
