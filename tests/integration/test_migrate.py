@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
+import sys
+import uuid
+from asyncio.subprocess import PIPE
+from pathlib import Path
 from typing import Annotated
 
 import pytest
 
+import aiotheory
 from aiotheory import (
     DB,
     GSI,
@@ -22,7 +29,7 @@ from aiotheory import (
     ResourceNotFound,
     TableSchemaMismatch,
 )
-from aiotheory.testing import RecordingTransport
+from aiotheory.testing import Backend, RecordingTransport
 
 
 class TaskV1(Model, table="tasks"):
@@ -119,3 +126,64 @@ async def test_migrate_raises_naming_key_and_lsi_changes_before_any_write_when_t
     assert "LSI 'by-placed' is missing" in text
     assert "DynamoDB cannot change them" in text
     assert set(recorder.operations) == {"DescribeTable"}
+
+
+_MODELS_V1 = """
+from typing import Annotated
+from aiotheory import GSI, PK, Model
+
+class Note(Model, table="notes"):
+    id: Annotated[str, PK]
+    tag: str = ""
+"""
+
+_MODELS_V2 = _MODELS_V1.replace('tag: str = ""', 'tag: Annotated[str, GSI("by-tag", "pk")] = ""')
+
+
+async def _run_cli(backend: Backend, prefix: str, path: Path, *args: str) -> tuple[int, str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(path), str(Path(aiotheory.__file__).parent.parent)]),
+        AWS_ENDPOINT_URL_DYNAMODB=backend.endpoint_url,
+        AWS_REGION=backend.region,
+        AWS_ACCESS_KEY_ID=backend.access_key,
+        AWS_SECRET_ACCESS_KEY=backend.secret_key,
+        AIOTHEORY_TABLE_PREFIX=prefix,
+    )
+    env.pop("AWS_SESSION_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aiotheory", "tables", *args, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_tables_command_diffs_then_applies_when_a_model_gains_a_gsi(
+    backend: Backend, tmp_path: Path
+) -> None:
+    prefix = f"cli{uuid.uuid4().hex[:8]}_"
+    module = tmp_path / "cli_models.py"
+    module.write_text(_MODELS_V1)
+    status, out, err = await _run_cli(backend, prefix, tmp_path, "diff", "cli_models")
+    create = f"  create table '{prefix}notes'\n"
+    assert (status, out) == (1, f"Note -> {prefix}notes: 1 change(s) to apply\n{create}")
+    status, out, err = await _run_cli(backend, prefix, tmp_path, "apply", "cli_models:Note")
+    assert (status, out) == (0, f"Note -> {prefix}notes: 1 change(s) applied\n{create}")
+    assert f"creating table {prefix}notes" in err
+    module.write_text(_MODELS_V2)
+    status, out, err = await _run_cli(backend, prefix, tmp_path, "apply", "cli_models:Note")
+    assert status == 0, err
+    assert "add GSI 'by-tag'" in out
+    assert "GSI 'by-tag' is ACTIVE" in err  # progress on stderr
+    status, out, _ = await _run_cli(backend, prefix, tmp_path, "diff", "cli_models")
+    assert (status, out) == (0, f"Note -> {prefix}notes: up to date\n")
+    status, _, err = await _run_cli(backend, prefix, tmp_path, "apply", "cli_models:Missing")
+    assert status == 2 and "cli_models:Missing: not a Model class with a table" in err
+    async with DB(
+        region=backend.region,
+        endpoint_url=backend.endpoint_url,
+        credentials=backend.credentials,
+        table_prefix=prefix,
+    ) as db:
+        await db.raw("DeleteTable", {"TableName": f"{prefix}notes"})
