@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Final
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._tables import MigrationPlan as MigrationPlan
+    from ._tables import MigrationStep as MigrationStep
     from .accounts import AccountConfig as AccountConfig
     from .accounts import Accounts as Accounts
     from .aws_lambda import lambda_handler as lambda_handler
@@ -119,6 +121,8 @@ __all__ = [
     "LeaseHeld",
     "LeaseNotOwned",
     "LeaseRecord",
+    "MigrationPlan",
+    "MigrationStep",
     "Model",
     "OmitEmpty",
     "OutcomeUnknown",
@@ -231,6 +235,8 @@ _LAZY: Final[dict[str, str]] = {
     "Lease": "aiotheory.lease",
     "LeaseRecord": "aiotheory.lease",
     "lease_table": "aiotheory.lease",
+    "MigrationPlan": "aiotheory._tables",
+    "MigrationStep": "aiotheory._tables",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

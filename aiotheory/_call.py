@@ -153,6 +153,10 @@ async def call(
                 or not policy.retryable(exc)
                 or (quota is not None and not quota.acquire(exc))
             ):
+                if type(exc) is ResourceNotFound and exc.table is None:
+                    # Named here, the one place every request passes, so every caller's error says
+                    # which (prefixed) table was missing.
+                    exc.table = payload.get("TableName")
                 if hook is not None:
                     hook.finished(span, transport, operation, attempt, started, exc)
                 if maybe_applied:

@@ -6,6 +6,7 @@ the keys, indexes and special fields. Both raise ValidationError naming the clas
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from datetime import datetime
@@ -20,9 +21,31 @@ from .schema import FieldRef, IndexSchema, KeyAttr, Layout
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["field_plans", "layout_of"]
+__all__ = ["check_table_name", "field_plans", "layout_of"]
 
 _NONE_TYPE: Final = type(None)
+
+# DynamoDB's table naming rule (CreateTable): 3-255 characters of a-z, A-Z, 0-9, '_', '-' and '.'.
+_TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
+_TABLE_MIN: Final = 3
+_TABLE_MAX: Final = 255
+
+
+def check_table_name(where: str, table: str) -> None:
+    """Raise ValidationError (naming `where`) unless `table` follows DynamoDB's table naming rules.
+
+    Run on a model's own name at class creation, and on the prefixed name before CreateTable: a
+    prefix may make a legal name too long, which only the DB that adds it can know.
+    """
+    if _TABLE_NAME.fullmatch(table) is None:
+        raise ValidationError(
+            f"{where}: table name {table!r} may hold only letters, digits, '_', '-' and '.' (DynamoDB's rule)"
+        )
+    if not _TABLE_MIN <= len(table) <= _TABLE_MAX:
+        raise ValidationError(
+            f"{where}: table name {table!r} has {len(table)} characters; DynamoDB needs "
+            f"{_TABLE_MIN} to {_TABLE_MAX}"
+        )
 
 
 # ------------------------------------------------------------------------------------------ field plans

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
 
+    from ._tables import MigrationPlan
     from ._types import Item, Payload
     from .credentials import CredentialProvider, CredentialsLike
     from .lease import Lease
@@ -130,6 +131,15 @@ class DB:
         # What the operations (queries, batches, transactions, tables) send through; it reads the
         # transport from this DB's `transport` property on every send.
         self._requester = Requester(self, self._retry, self.table_prefix, self._clock)
+
+    def __repr__(self) -> str:
+        # Settings only: credentials, session and cursor secret stay out (reprs end up in logs).
+        spec = self._transport_spec
+        kind = spec if isinstance(spec, str) else type(spec).__name__
+        return (
+            f"DB(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
+            f"table_prefix={self.table_prefix!r}, transport={kind!r})"
+        )
 
     # ----------------------------------------------------------------------------------- lifecycle
 
@@ -599,6 +609,20 @@ class DB:
         attribute); any difference raises TableSchemaMismatch instead of passing silently.
         """
         return await _tables.ensure_table(self._requester, model, stream=stream)
+
+    async def migrate(self, model: type[Model], *, dry_run: bool = False) -> MigrationPlan:
+        """Bring the model's table to the model: create it if missing, add and remove GSIs, enable TTL.
+
+        GSIs change one per UpdateTable call (DynamoDB's rule), removals first; each is waited for
+        (ACTIVE, or gone) under the deadline scope, with progress on the `aiotheory.tables` logger at
+        INFO. With `dry_run`, only DescribeTable / DescribeTimeToLive are sent and the plan is returned
+        unapplied. A second migrate of a matching table sends no write and returns an empty plan.
+
+        Raises:
+            TableSchemaMismatch: what no UpdateTable can change (table keys and their types, LSIs, a
+                GSI whose keys or projection changed, another TTL attribute); raised before any write.
+        """
+        return await _tables.migrate(self._requester, model, dry_run=dry_run)
 
     async def describe_ttl(self, model: type[Model]) -> Payload:
         """DynamoDB's TimeToLiveDescription of the model's table."""

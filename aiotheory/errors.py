@@ -374,7 +374,21 @@ class Throttled(AwsError):
 
 
 class ResourceNotFound(AwsError):
-    """The table, index or stream does not exist (or is not yet active)."""
+    """The table, index or stream does not exist (or is not yet active).
+
+    `table` is the table name as sent, with the DB's prefix (set by the one call function from the
+    request's `TableName`; None for a request that names no single table), and the message says it:
+    a missing prefix is the usual cause.
+    """
+
+    table: str | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        table = self.table
+        if table is None or repr(table) in text:
+            return text
+        return f"{text} (table {table!r})"
 
 
 class ResourceInUse(AwsError):

@@ -40,7 +40,7 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
-from ._rules import field_plans, layout_of
+from ._rules import check_table_name, field_plans, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
 from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
@@ -179,6 +179,8 @@ class _ModelMeta(ModelMetaclass):
             _BUILDING.depth -= 1
         if table is not None and (not isinstance(table, str) or not table):
             raise ValidationError(f"{cls_name}: table= must be a non-empty string")
+        if table is not None:
+            check_table_name(cls_name, table)
         if any(isinstance(b, _ModelMeta) for b in bases):
             compiled = _Compiled(cls, table)
             type.__setattr__(cls, "__aiotheory__", compiled)

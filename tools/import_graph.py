@@ -83,8 +83,8 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "lease",
         ),
     ),
-    # The package face (lazy re-exports) and the test kit, which may use everything.
-    ("face", ("", "testing", "testing.")),
+    # The package face (lazy re-exports), the command line and the test kit, which may use everything.
+    ("face", ("", "testing", "testing.", "_cli", "__main__")),
 )
 
 

@@ -188,7 +188,13 @@ class _Coerce:
                 return self._convert(v)
             except (TypeError, ValueError, ArithmeticError):
                 pass
-        raise ValidationError(f"expected {self._label}, got a {type(v).__name__}")
+        raise ValidationError(f"expected {self._label}, got {_a(type(v).__name__)}")
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article, for messages: "an int", "a str", "a UUID" (said "you-")."""
+    vowel = noun[:1].lower() in "aeiou" and not noun.lower().startswith(("uu", "uni", "use"))
+    return f"{'an' if vowel else 'a'} {noun}"
 
 
 def _to_decimal(v: object) -> Decimal:
@@ -416,7 +422,7 @@ class _List:
 
     def coerce(self, v: object) -> object:
         if not isinstance(v, list | tuple):
-            raise ValidationError(f"expected a list, got a {type(v).__name__}")
+            raise ValidationError(f"expected a list, got {_a(type(v).__name__)}")
         coerce = self._item.coerce
         out = [coerce(x) for x in v]
         return tuple(out) if self._tuple else out
@@ -464,7 +470,7 @@ class _Map:
 
     def coerce(self, v: object) -> object:
         if not isinstance(v, dict):
-            raise ValidationError(f"expected a dict, got a {type(v).__name__}")
+            raise ValidationError(f"expected a dict, got {_a(type(v).__name__)}")
         coerce = self._value.coerce
         out: dict[str, object] = {}
         for k, x in v.items():
@@ -536,7 +542,7 @@ class _Set:
 
     def coerce(self, v: object) -> object:
         if not isinstance(v, set | frozenset):
-            raise ValidationError(f"expected a set, got a {type(v).__name__}")
+            raise ValidationError(f"expected a set, got {_a(type(v).__name__)}")
         coerce = self._coerce
         out = {coerce(x) for x in v}
         return frozenset(out) if self._frozen else out
@@ -638,7 +644,7 @@ class _Nested:
     def coerce(self, v: object) -> object:
         if isinstance(v, self._tp):
             return v
-        raise ValidationError(f"expected a {self._tp.__name__}, got a {type(v).__name__}")
+        raise ValidationError(f"expected {_a(self._tp.__name__)}, got {_a(type(v).__name__)}")
 
     def sizer(self, v: object) -> int:
         return (self._codec or self._get()).nested_bound(v)
@@ -840,7 +846,7 @@ def _set_codec(tp: object, elem: object, *, frozen: bool) -> TypeCodec:
 def _accept_number(v: object) -> object:
     if isinstance(v, int | Decimal) and not isinstance(v, bool):
         return v
-    raise ValidationError(f"expected a number, got a {type(v).__name__}")
+    raise ValidationError(f"expected a number, got {_a(type(v).__name__)}")
 
 
 def converter_codec(conv: Converter) -> TypeCodec:

@@ -9,12 +9,14 @@ import pytest
 
 from aiotheory import (
     DB,
+    GSI,
     PK,
     SK,
     ConditionFailed,
     ItemNotFound,
     Model,
     OutcomeUnknown,
+    ResourceNotFound,
     UpdatedAt,
     ValidationError,
     Version,
@@ -343,3 +345,133 @@ async def test_delete_table_polls_until_the_table_is_gone_when_waiting() -> None
     await db.delete_table(Payment)
     assert fake.operations == ["DeleteTable", "DescribeTable", "DescribeTable"]
     assert slept == [POLL_INTERVAL]
+
+
+# ------------------------------------------------------------------------------------- diagnostics
+
+
+async def test_get_raises_resource_not_found_naming_the_prefixed_table_when_the_table_is_missing() -> None:
+    missing = from_response(
+        "GetItem",
+        400,
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+            "message": "Requested resource not found",
+        },
+    )
+    db, _ = _db(missing)
+    with pytest.raises(ResourceNotFound) as info:
+        await db.get(Payment, "p1", "x")
+    assert info.value.table == "dev_payments"
+    assert "'dev_payments'" in str(info.value)
+
+
+def test_repr_shows_region_endpoint_prefix_and_transport_but_no_secret() -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    db = DB(
+        region="eu-west-1",
+        endpoint_url="http://127.0.0.1:8000",
+        credentials=("AKIDEXAMPLE", secret, "session-token-value"),
+        table_prefix="dev_",
+        cursor_secret="a-cursor-secret-of-enough-bytes",
+    )
+    text = repr(db)
+    assert text == (
+        "DB(region='eu-west-1', endpoint_url='http://127.0.0.1:8000', table_prefix='dev_', transport='lean')"
+    )
+    for hidden in (secret, "AKIDEXAMPLE", "session-token-value", "a-cursor-secret"):
+        assert hidden not in text
+    assert "transport='RecordingTransport'" in repr(_db()[0])
+
+
+async def test_create_table_raises_before_sending_when_the_prefix_makes_the_name_too_long() -> None:
+    recorder = RecordingTransport(FakeTransport())
+    db = DB(transport=recorder, region="us-east-1", table_prefix="p" * 250)
+    with pytest.raises(ValidationError, match=r"Payment: table name .* has 258 characters"):
+        await db.create_table(Payment)
+    recorder.assert_nothing_sent()
+
+
+# ------------------------------------------------------------------------------------------ migrate
+
+
+class Ticket(Model, table="tickets"):
+    id: Annotated[str, PK]
+    state: Annotated[str, GSI("by-state", "pk", projection="INCLUDE", include=("title",))] = ""
+    queue: Annotated[int, GSI("by-queue", "pk")] = 0
+    title: str = ""
+
+
+async def test_migrate_sends_one_gsi_per_update_table_with_throughput_when_the_table_is_provisioned() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    def table(*indexes: tuple[str, str]) -> dict[str, object]:
+        return {
+            "Table": {
+                "TableStatus": "ACTIVE",
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "ProvisionedThroughput": {"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": n,
+                        "IndexStatus": s,
+                        "KeySchema": [{"AttributeName": "old", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                    for n, s in indexes
+                ],
+            }
+        }
+
+    recorder = RecordingTransport(
+        FakeTransport(
+            table(("old-index", "ACTIVE")),  # the migrate's DescribeTable
+            {},  # UpdateTable: delete old-index
+            table(("old-index", "DELETING")),
+            table(),
+            {},  # UpdateTable: create by-state
+            table(("by-state", "CREATING")),
+            table(("by-state", "ACTIVE")),
+            {},  # UpdateTable: create by-queue
+            table(("by-state", "ACTIVE"), ("by-queue", "ACTIVE")),
+        )
+    )
+    db = DB(transport=recorder, region="us-east-1", table_prefix="dev_", retry=RetryPolicy(sleep=sleep))
+    plan = await db.migrate(Ticket)
+    steps = ["remove GSI 'old-index'", "add GSI 'by-state'", "add GSI 'by-queue'"]
+    assert [str(s) for s in plan.steps] == steps
+    updates = [p for op, p in recorder.calls if op == "UpdateTable"]
+    assert updates[0] == {
+        "TableName": "dev_tickets",
+        "GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": "old-index"}}],
+    }
+    assert updates[1] == {
+        "TableName": "dev_tickets",
+        "AttributeDefinitions": [{"AttributeName": "state", "AttributeType": "S"}],
+        "GlobalSecondaryIndexUpdates": [
+            {
+                "Create": {
+                    "IndexName": "by-state",
+                    "KeySchema": [{"AttributeName": "state", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["title"]},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
+                }
+            }
+        ],
+    }
+    assert updates[2]["AttributeDefinitions"] == [{"AttributeName": "queue", "AttributeType": "N"}]
+    assert slept == [POLL_INTERVAL, POLL_INTERVAL]  # one poll while DELETING, one while CREATING
+
+
+async def test_migrate_sends_only_describe_calls_when_dry_run_finds_a_missing_table() -> None:
+    missing = from_response(
+        "DescribeTable", 400, {"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"}
+    )
+    db, recorder = _db(missing)
+    plan = await db.migrate(Ticket, dry_run=True)
+    assert str(plan) == "Ticket -> dev_tickets: 1 change(s) to apply\n  create table 'dev_tickets'"
+    assert recorder.operations == ["DescribeTable"]

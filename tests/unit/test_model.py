@@ -67,7 +67,7 @@ class Customer(Model, table="customers"):
     address: Address | None = None
 
 
-def _define(body: dict[str, Any], *, table: str | None = "t", name: str = "Bad") -> type[Model]:
+def _define(body: dict[str, Any], *, table: str | None = "things", name: str = "Bad") -> type[Model]:
     """Create a model class from annotations + defaults (class statements can't be parametrised)."""
     namespace: dict[str, Any] = {"__annotations__": {}, "__module__": __name__}
     for field, spec in body.items():
@@ -282,7 +282,7 @@ def test_key_raises_when_sort_key_given_for_table_without_one():
 
 
 def test_key_raises_when_value_has_wrong_type():
-    with pytest.raises(ValidationError, match=r"Payment\.partner_id: expected str, got a int"):
+    with pytest.raises(ValidationError, match=r"Payment\.partner_id: expected str, got an int"):
         schema_of(Payment).key(1, "x")
 
 
@@ -407,7 +407,7 @@ def test_encode_skips_empty_value_when_marked_omit_empty():
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"a": str}, r"Bad: table 't' needs one field marked PK"),
+        ({"a": str}, r"Bad: table 'things' needs one field marked PK"),
         ({"a": Annotated[str, PK], "b": Annotated[str, PK]}, r"Bad\.b: a second PK field"),
         ({"a": Annotated[str, PK], "b": Annotated[str, SK], "c": Annotated[str, SK]}, r"Bad\.c: a second SK"),
         ({"a": Annotated[str, PK, SK]}, r"Bad\.a: a field cannot be both PK and SK"),
@@ -594,3 +594,30 @@ def test_decode_key_returns_field_typed_values_and_names_missing_parts() -> None
     assert info.value.field == "at" and info.value.table == "dev_events"
     with pytest.raises(DecodeError):
         schema.decode_key({"stream": {"N": "1"}, "at": {"S": "x"}})
+
+
+@pytest.mark.parametrize("table", ["a", "ab", "x" * 256])
+def test_class_creation_raises_naming_the_class_when_table_name_length_breaks_dynamodb_rules(
+    table: str,
+) -> None:
+    with pytest.raises(ValidationError, match=r"Bad: table name .* characters; DynamoDB needs 3 to 255"):
+        _define({"a": Annotated[str, PK]}, table=table, name="Bad")
+
+
+@pytest.mark.parametrize("table", ["has space", "slash/es", "ünïcode", "colon:s"])
+def test_class_creation_raises_naming_the_class_when_table_name_has_a_forbidden_character(
+    table: str,
+) -> None:
+    with pytest.raises(ValidationError, match=r"Bad: table name .* may hold only letters"):
+        _define({"a": Annotated[str, PK]}, table=table, name="Bad")
+
+
+def test_class_creation_accepts_a_table_name_at_dynamodb_bounds() -> None:
+    for table in ("abc", "A.b-c_9", "x" * 255):
+        _define({"a": Annotated[str, PK]}, table=table)
+
+
+def test_codec_error_says_an_before_a_vowel_and_a_before_a_consonant() -> None:
+    Thing = _define({"k": Annotated[str, PK], "n": int}, name="Thing")
+    with pytest.raises(ValidationError, match=r"Thing\.n: expected int, got a str"):
+        schema_of(Thing).encode_value("n", "7x")
