@@ -31,9 +31,9 @@ __all__ = [
     "Invocation",
     "Tracer",
     "calls_log",
+    "collect_metrics",
     "configure_from_env",
     "current_invocation",
-    "enable_metrics",
     "get_tracer",
     "hook",
     "invocation_scope",
@@ -286,10 +286,10 @@ def get_tracer() -> Tracer | None:
     return _tracer
 
 
-def enable_metrics() -> None:
-    """Collect calls in every invocation scope (needed by `@lambda_handler(metrics=True)`)."""
+def collect_metrics(on: bool) -> None:
+    """Keep the hook on for invocation scopes to collect their calls (`@lambda_handler(metrics=True)`)."""
     global _metrics
-    _metrics = True
+    _metrics = on
     _refresh()
 
 

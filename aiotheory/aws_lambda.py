@@ -161,7 +161,7 @@ class LambdaHandler(Generic[E, C, R]):
             metrics = os.environ.get("AIOTHEORY_EMF", "").strip().lower() in _observe.TRUE
         self.metrics = metrics
         if metrics:
-            _observe.enable_metrics()
+            _observe.collect_metrics(True)
         self.__dict__.update(
             __name__=getattr(fn, "__name__", "handler"),
             __qualname__=getattr(fn, "__qualname__", "handler"),
