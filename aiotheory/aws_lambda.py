@@ -143,9 +143,11 @@ class LambdaHandler(Generic[E, C, R]):
     tests) runs without a deadline.
     """
 
-    __slots__ = ("__dict__", "__wrapped__", "buffer_ms")
+    __slots__ = ("__dict__", "__wrapped__", "buffer_ms", "metrics")
 
-    def __init__(self, fn: Callable[[E, C], Awaitable[R]], buffer_ms: int) -> None:
+    def __init__(
+        self, fn: Callable[[E, C], Awaitable[R]], buffer_ms: int, metrics: bool | None = None
+    ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise ValidationError(
                 "@lambda_handler wraps an `async def handler(event, context)`; "
@@ -155,6 +157,11 @@ class LambdaHandler(Generic[E, C, R]):
             raise ValidationError("lambda_handler buffer_ms must not be negative")
         self.__wrapped__ = fn
         self.buffer_ms = buffer_ms
+        if metrics is None:
+            metrics = os.environ.get("AIOTHEORY_EMF", "").strip().lower() in _observe.TRUE
+        self.metrics = metrics
+        if metrics:
+            _observe.collect_metrics(True)
         self.__dict__.update(
             __name__=getattr(fn, "__name__", "handler"),
             __qualname__=getattr(fn, "__qualname__", "handler"),
@@ -164,7 +171,8 @@ class LambdaHandler(Generic[E, C, R]):
         _register_runtime_hooks()
 
     def __repr__(self) -> str:
-        return f"lambda_handler({self.__wrapped__.__qualname__}, buffer_ms={self.buffer_ms})"
+        name = self.__wrapped__.__qualname__
+        return f"lambda_handler({name}, buffer_ms={self.buffer_ms}, metrics={self.metrics})"
 
     def __call__(self, event: E, context: C) -> R:
         at: float | None = None
@@ -175,16 +183,29 @@ class LambdaHandler(Generic[E, C, R]):
             # loop's clock is monotonic, so convert once here.
             at = time.monotonic() + (ms - self.buffer_ms) / 1000
         request_id = getattr(context, "aws_request_id", None)
-        return runner().run(
-            _invoke(self.__wrapped__, event, context, at, request_id if isinstance(request_id, str) else None)
+        scope = _observe.invocation_scope(
+            request_id if isinstance(request_id, str) else None,
+            deadline_at=at,
+            metrics=self.metrics,
+            function_name=_function_name(context) if self.metrics else None,
+            namespace=os.environ.get("AIOTHEORY_EMF_NAMESPACE") or "aiotheory",
         )
+        return runner().run(_invoke(self.__wrapped__, event, context, at, scope))
+
+
+def _function_name(context: object) -> str | None:
+    name = getattr(context, "function_name", None)
+    return name if isinstance(name, str) else os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
 
 
 async def _invoke(
-    fn: Callable[[E, C], Awaitable[R]], event: E, context: C, at: float | None, request_id: str | None
+    fn: Callable[[E, C], Awaitable[R]],
+    event: E,
+    context: C,
+    at: float | None,
+    scope: _observe.invocation_scope,
 ) -> R:
-    _observe.refresh()
-    with _observe.invocation_scope(request_id):
+    with scope:
         if at is None:
             return await fn(event, context)
         with deadline(at=at):
@@ -195,10 +216,14 @@ async def _invoke(
 def lambda_handler(fn: Callable[[E, C], Awaitable[R]], /) -> LambdaHandler[E, C, R]: ...
 @overload
 def lambda_handler(
-    *, buffer_ms: int = DEFAULT_BUFFER_MS
+    *, buffer_ms: int = DEFAULT_BUFFER_MS, metrics: bool | None = None
 ) -> Callable[[Callable[[E, C], Awaitable[R]]], LambdaHandler[E, C, R]]: ...
 def lambda_handler(
-    fn: Callable[[E, C], Awaitable[R]] | None = None, /, *, buffer_ms: int = DEFAULT_BUFFER_MS
+    fn: Callable[[E, C], Awaitable[R]] | None = None,
+    /,
+    *,
+    buffer_ms: int = DEFAULT_BUFFER_MS,
+    metrics: bool | None = None,
 ) -> LambdaHandler[E, C, R] | Callable[[Callable[[E, C], Awaitable[R]]], LambdaHandler[E, C, R]]:
     """Make `async def handler(event, context)` callable by the Lambda runtime, on one loop per process.
 
@@ -206,22 +231,28 @@ def lambda_handler(
     credential caches made in one invocation are reused by the next, because every invocation runs on
     the same `asyncio.Runner`.
 
+    With `metrics=True` (default: the `AIOTHEORY_EMF` environment variable), each invocation ends by
+    writing one CloudWatch EMF line to stdout: calls, failed calls, retries, time in AWS, consumed
+    capacity (aiotheory then asks DynamoDB for it) and the deadline headroom left, in the namespace
+    `AIOTHEORY_EMF_NAMESPACE` (default "aiotheory") with the dimension FunctionName.
+
     Raises:
         ValidationError: `fn` is not an `async def` function, or `buffer_ms` is negative.
     """
     if fn is not None:
-        return LambdaHandler(fn, buffer_ms)
-    return _Decorator(buffer_ms)
+        return LambdaHandler(fn, buffer_ms, metrics)
+    return _Decorator(buffer_ms, metrics)
 
 
 class _Decorator:
-    __slots__ = ("_buffer_ms",)
+    __slots__ = ("_buffer_ms", "_metrics")
 
-    def __init__(self, buffer_ms: int) -> None:
+    def __init__(self, buffer_ms: int, metrics: bool | None) -> None:
         self._buffer_ms = buffer_ms
+        self._metrics = metrics
 
     def __call__(self, fn: Callable[[E, C], Awaitable[R]]) -> LambdaHandler[E, C, R]:
-        return LambdaHandler(fn, self._buffer_ms)
+        return LambdaHandler(fn, self._buffer_ms, self._metrics)
 
 
 def warm_up(db: DB, *models: type[Model], timeout: float = 2.0) -> None:

@@ -169,7 +169,7 @@ async def test_calls_through_a_partner_db_are_labelled_with_the_partner() -> Non
     from aiotheory._observe import invocation_scope
 
     with invocation_scope("r1") as invocation:
-        hook.finished(None, partner.transport, "GetItem", 1, 0.0, None)
+        hook.finished(None, partner.transport, "GetItem", {"TableName": "t"}, None, 1, 0.0, None)
     assert invocation.calls[0].partner == "partner1"
 
 

@@ -213,8 +213,8 @@ class RecordingTracer:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    def start(self, operation: str, partner: str | None) -> object:
-        self.events.append(("start", (operation, partner)))
+    def start(self, operation: str, tables: tuple[str, ...], partner: str | None) -> object:
+        self.events.append(("start", (operation, tables, partner)))
         return len(self.events)
 
     def end(self, span: object, record: _observe.CallRecord) -> None:
@@ -225,43 +225,45 @@ class PartnerLabelled:
     partner = "partner7"
 
 
-def test_no_hook_when_nothing_observes() -> None:
+def test_hook_is_none_when_nothing_observes() -> None:
     _observe.set_tracer(None)
-    assert _observe.refresh() is None
     assert _observe.hook is None
+    assert not _observe.calls_log.isEnabledFor(logging.DEBUG)
 
 
-def test_tracer_receives_span_and_record_with_partner() -> None:
+def test_tracer_receives_span_and_record_with_partner_and_tables() -> None:
     tracer = RecordingTracer()
     _observe.set_tracer(tracer)
     try:
         hook = _observe.hook
         assert hook is not None
-        span = hook.started(PartnerLabelled(), "PutItem")
-        hook.finished(span, PartnerLabelled(), "PutItem", 2, time.perf_counter(), None)
+        payload = {"TransactItems": [{"Put": {"TableName": "a"}}, {"Delete": {"TableName": "b"}}]}
+        span = hook.started(PartnerLabelled(), "TransactWriteItems", payload)
+        hook.finished(span, PartnerLabelled(), "TransactWriteItems", payload, {}, 2, 0.0, None)
     finally:
         _observe.set_tracer(None)
-    assert tracer.events[0] == ("start", ("PutItem", "partner7"))
+    assert tracer.events[0] == ("start", ("TransactWriteItems", ("a", "b"), "partner7"))
     kind, (got_span, record) = tracer.events[1]
     assert kind == "end" and got_span == 1
-    assert (record.operation, record.attempts, record.error, record.partner) == (
-        "PutItem",
+    assert (record.operation, record.tables, record.attempts, record.outcome, record.partner) == (
+        "TransactWriteItems",
+        ("a", "b"),
         2,
-        None,
+        "ok",
         "partner7",
     )
     assert _observe.hook is None
 
 
 def test_invocation_collects_calls_and_logs_summary(caplog: pytest.LogCaptureFixture) -> None:
-    hook = _observe.Hook(None)
     error = DeadlineExceeded("GetItem")
     with caplog.at_level(logging.DEBUG, logger="aiotheory.calls"):
         with _observe.invocation_scope("req-9") as invocation:
-            hook.finished(None, object(), "GetItem", 1, time.perf_counter(), error)
+            _observe.LOGGING.finished(None, object(), "GetItem", {"TableName": "t"}, None, 1, 0.0, error)
         assert _observe.current_invocation() is None
     assert [c.error for c in invocation.calls] == ["DeadlineExceeded"]
-    assert "operation=GetItem" in caplog.text and "request_id=req-9" in caplog.text
+    assert "operation=GetItem table=t" in caplog.text and "outcome=DeadlineExceeded" in caplog.text
+    assert caplog.records[0].lambda_request_id == "req-9"
     assert "invocation request_id=req-9 calls=1" in caplog.text
 
 
@@ -271,10 +273,9 @@ def test_aiotheory_debug_switches_debug_logging_on() -> None:
     try:
         assert _observe.configure_from_env({"AIOTHEORY_DEBUG": "true"}) is True
         assert logger.isEnabledFor(logging.DEBUG)
-        assert _observe.hook is not None
+        assert _observe.calls_log.isEnabledFor(logging.DEBUG)
         assert _observe.configure_from_env({"AIOTHEORY_DEBUG": "0"}) is False
     finally:
         logger.setLevel(level)
         logger.handlers[:] = handlers
-        _observe.refresh()
-    assert _observe.hook is None
+    assert not _observe.calls_log.isEnabledFor(logging.DEBUG)
