@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .errors import ItemNotFound as ItemNotFound
     from .errors import LeaseHeld as LeaseHeld
     from .errors import LeaseNotOwned as LeaseNotOwned
+    from .errors import MissingExtra as MissingExtra
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import ReplyMismatch as ReplyMismatch
     from .errors import ResourceInUse as ResourceInUse
@@ -119,6 +120,7 @@ __all__ = [
     "LeaseHeld",
     "LeaseNotOwned",
     "LeaseRecord",
+    "MissingExtra",
     "Model",
     "OmitEmpty",
     "OutcomeUnknown",
@@ -174,6 +176,7 @@ _ERRORS: Final = (
     "ItemNotFound",
     "LeaseHeld",
     "LeaseNotOwned",
+    "MissingExtra",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
