@@ -122,6 +122,32 @@ async def test_serve_moto_prints_a_working_environment_and_stops_on_ctrl_c(
 
 
 @pytest.mark.moto_only
+def test_quickstart_runs_against_a_served_engine_when_its_environment_is_exported(
+    stop_on_failure: list[_Served],
+) -> None:
+    served = _serve("moto")
+    stop_on_failure.append(served)
+    env = {
+        **os.environ,
+        **served.env,
+        "PYTHONPATH": os.pathsep.join([str(_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(_ROOT / "examples" / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=_ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"engine at {served.env['AWS_ENDPOINT_URL_DYNAMODB']}")
+    assert "get after delete" in done.stdout
+    assert served.interrupt() == 0
+
+
+@pytest.mark.moto_only
 def test_serve_moto_refuses_persist_with_a_message() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
