@@ -133,6 +133,7 @@ def lambda_layer(session: nox.Session) -> None:
 @nox.session(name="lambda-package", python=_PYTHON)
 def lambda_package(session: nox.Session) -> None:
     """dist/payments-function.zip (self-contained) and dist/payments-handler.zip (code for the layer),
-    with their sizes and biggest contributors. `-- --handler-dir DIR` packages another handler."""
+    with their sizes and biggest contributors. `-- --handler-dir DIR` packages another handler into
+    dist/<DIR's name>-function.zip and -handler.zip; `--out F` / `--handler-out F` choose the files."""
     session.install("uv")
     session.run("python", "tools/package_lambda.py", "package", *session.posargs)

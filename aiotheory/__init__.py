@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .errors import ItemNotFound as ItemNotFound
     from .errors import LeaseHeld as LeaseHeld
     from .errors import LeaseNotOwned as LeaseNotOwned
+    from .errors import MissingExtra as MissingExtra
     from .errors import OutcomeUnknown as OutcomeUnknown
     from .errors import ReplyMismatch as ReplyMismatch
     from .errors import ResourceInUse as ResourceInUse
@@ -123,6 +124,7 @@ __all__ = [
     "LeaseRecord",
     "MigrationPlan",
     "MigrationStep",
+    "MissingExtra",
     "Model",
     "OmitEmpty",
     "OutcomeUnknown",
@@ -178,6 +180,7 @@ _ERRORS: Final = (
     "ItemNotFound",
     "LeaseHeld",
     "LeaseNotOwned",
+    "MissingExtra",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",

@@ -14,6 +14,7 @@ way to `transport/`.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
@@ -36,6 +37,7 @@ from ._writes import idempotent as idempotent_actions
 from .errors import (
     ConditionFailed,
     ItemNotFound,
+    MissingExtra,
     OutcomeUnknown,
     TransactionCanceled,
     ValidationError,
@@ -87,6 +89,9 @@ class DB:
         pool_size, batch_concurrency, scan_concurrency: connections per endpoint, batch requests and
             parallel-scan requests in flight; each defaults from the Lambda function's memory
             (`aiotheory.aws_lambda.sizing`), or 64 / 8 / 4 outside Lambda.
+
+    Raises:
+        MissingExtra: `transport="botocore"` without the `aiotheory[botocore]` extra installed.
     """
 
     def __init__(
@@ -107,6 +112,13 @@ class DB:
     ) -> None:
         if isinstance(transport, str) and transport not in ("lean", "botocore"):
             raise ValidationError(f"transport must be 'lean', 'botocore' or a Transport, got {transport!r}")
+        # Checked here, not at the first call, and without importing aiobotocore (about 300 ms).
+        if transport == "botocore" and importlib.util.find_spec("aiobotocore") is None:
+            raise MissingExtra(
+                'transport="botocore" needs aiobotocore: pip install "aiotheory[botocore]"',
+                extra="botocore",
+                name="aiobotocore",
+            )
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         self.endpoint_url = endpoint_url
         self.table_prefix = (

@@ -13,6 +13,7 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── UnprocessedItems                    what a batch could not do after its retries
     ├── CredentialsError                    no credentials, or they could not be refreshed
     ├── AccountNotFound (LookupError)       an unknown partner / account id
+    ├── MissingExtra (ImportError)          an optional dependency is not installed; .extra names the extra
     ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
     ├── IdempotencyError                    IdempotencyStore: .record_id names the record
     │   ├── IdempotencyInProgress           the key is being handled by a live invocation
@@ -57,6 +58,7 @@ __all__ = [
     "ItemNotFound",
     "LeaseHeld",
     "LeaseNotOwned",
+    "MissingExtra",
     "OutcomeUnknown",
     "ReplyMismatch",
     "ResourceInUse",
@@ -194,6 +196,17 @@ class AccountNotFound(AiotheoryError, LookupError):
     def __init__(self, account_id: str):
         super().__init__(f"unknown partner: {account_id}")
         self.account_id = account_id
+
+
+class MissingExtra(AiotheoryError, ImportError):
+    """An optional dependency is missing; the message says what to install, e.g. `aiotheory[botocore]`.
+
+    Raised where the feature is chosen (`DB(transport="botocore")`, `MotoServer()`), not at first use.
+    """
+
+    def __init__(self, message: str, *, extra: str, name: str) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra
 
 
 class TableSchemaMismatch(AiotheoryError):

@@ -1,13 +1,16 @@
-"""Quickstart: models, a table, and every CRUD path, against an embedded moto server.
+"""Quickstart: models, a table, and every CRUD path, against a local engine.
 
-Run it with `python -m nox -s demo` (or `python examples/quickstart.py` in an env with `aiotheory[test]`).
-It starts an in-process moto server, so it needs no AWS account and no network.
+Run it with `python examples/quickstart.py` in an env with `aiotheory[testing]`: it starts an in-process
+moto server, so it needs no AWS account and no network. To use an engine you started yourself, e.g.
+`python -m aiotheory.testing serve dynamodb-local`, export the lines that command prints first: with
+`AWS_ENDPOINT_URL_DYNAMODB` set, the script uses that endpoint, region and credentials instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
 from typing import Annotated
 
@@ -44,13 +47,7 @@ def show(step: str, detail: object, started: float) -> None:
     print(f"{step:<34} {(time.perf_counter() - started) * 1000:7.1f} ms  {detail}")
 
 
-async def main(endpoint_url: str) -> None:
-    db = DB(
-        region="us-east-1",
-        endpoint_url=endpoint_url,
-        credentials=("testing", "testing"),
-        table_prefix="demo_",
-    )
+async def main(db: DB) -> None:
     db.register(Payment)  # compile schema and codec now (what a Lambda does at init); no I/O
     async with db, deadline(seconds=10):
         t = time.perf_counter()
@@ -109,10 +106,22 @@ async def main(endpoint_url: str) -> None:
 
 
 if __name__ == "__main__":
-    server = MotoServer()
-    server.start()
-    try:
-        print(f"embedded moto server at {server.endpoint_url}")
-        asyncio.run(main(server.endpoint_url))
-    finally:
-        server.stop()
+    served = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if served:
+        print(f"engine at {served} (from AWS_ENDPOINT_URL_DYNAMODB)")
+        # Endpoint, region and credentials all come from the environment `serve` printed.
+        asyncio.run(main(DB(table_prefix="demo_")))
+    else:
+        server = MotoServer()
+        server.start()
+        try:
+            print(f"embedded moto server at {server.endpoint_url}")
+            db = DB(
+                region="us-east-1",
+                endpoint_url=server.endpoint_url,
+                credentials=("testing", "testing"),  # the test kit's fixed key (aiotheory.testing)
+                table_prefix="demo_",
+            )
+            asyncio.run(main(db))
+        finally:
+            server.stop()

