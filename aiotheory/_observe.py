@@ -67,7 +67,7 @@ class CallRecord:
 
     `tables` are the table names as sent (with the DB's prefix); `error` is the AWS code (e.g.
     "ThrottlingException") or the exception class name, None on success; `request_id` is AWS's
-    (x-amzn-RequestId) when the reply that ended the call carried one to aiotheory (today: errors);
+    (x-amzn-RequestId) of the reply that ended the call (the transports pass it while calls are observed);
     `consumed_capacity` is the reply's ConsumedCapacity entries, when DynamoDB returned any;
     `partner` is the partner id when the call went through a partner's DB (`aiotheory.accounts`).
     """
@@ -187,6 +187,9 @@ class Hook:
             request_id = found if isinstance(found, str) else None
         capacity: tuple[Mapping[str, object], ...] = ()
         if reply is not None:
+            meta = reply.get("ResponseMetadata")
+            if isinstance(meta, dict) and isinstance(meta.get("RequestId"), str):
+                request_id = meta["RequestId"]
             consumed = reply.get("ConsumedCapacity")
             if isinstance(consumed, dict):
                 capacity = (consumed,)

@@ -14,6 +14,7 @@ import json
 import zlib
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import _observe
 from ..errors import TransportError, ValidationError, from_response
 
 if TYPE_CHECKING:
@@ -207,6 +208,10 @@ class BotocoreTransport:
                 f"{operation}: {type(exc).__name__}: {exc}", operation=operation, retryable=False
             ) from exc
         result: Payload = _from_botocore(reply)
+        if _observe.hook is not None or _observe.calls_log.isEnabledFor(_observe.DEBUG):
+            # Only while calls are observed: the per-call record and span name AWS's request id.
+            meta = reply.get("ResponseMetadata") or {}
+            result["ResponseMetadata"] = {"RequestId": meta.get("RequestId")}
         return result
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Final
 
+from aiotheory import _observe
 from aiotheory._version import __version__
 from aiotheory.errors import ExpiredToken, TransportError, ValidationError, from_response
 from aiotheory.transport._endpoints import resolve_endpoint_url, resolve_region
@@ -193,6 +194,9 @@ class LeanTransport:
                 raise TransportError(
                     f"{operation}: reply is not a JSON object", operation=operation, outcome_unknown=True
                 )
+            if _observe.hook is not None or _observe.calls_log.isEnabledFor(_observe.DEBUG):
+                # Only while calls are observed: the per-call record and span name AWS's request id.
+                doc["ResponseMetadata"] = {"RequestId": response.headers.get("x-amzn-requestid")}
             return doc
         raise self._error(operation, response)
 

@@ -52,6 +52,10 @@ async def test_debug_records_hold_no_secret_or_value_when_calls_run(
         "DeleteTable",
     ]
     assert {r.aws_table for r in calls} == {f"obs_{transport_name}_obs_notes"}  # type: ignore[attr-defined]
+    # Every call names AWS's request id, successful ones too (the engines send x-amzn-RequestId);
+    # delete_table's last DescribeTable ends in ResourceNotFound, which carries it on the error.
+    assert sum(r.aws_outcome == "ok" for r in calls) >= 4  # type: ignore[attr-defined]
+    assert all(isinstance(r.aws_request_id, str) and r.aws_request_id for r in calls)  # type: ignore[attr-defined]
     for record in caplog.records:
         if not record.name.startswith("aiotheory"):
             continue
