@@ -106,7 +106,7 @@ def bench(session: nox.Session) -> None:
     peers = ("boto3", "pynamodb", "aiodynamo", "aiohttp", "httpx", "pydynox", "moto[server]")
     session.install("--reinstall-package", "aiotheory", ".[botocore]", *peers)
     # These first (query/batch once their authors add them), then any other script in bench/.
-    first = ("codec", "cold_start", "ops", "query", "batch")
+    first = ("codec", "cold_start", "ops", "query", "batch", "bulk")
     found = sorted(p.stem for p in (_ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
     scripts = [name for name in first if name in found] + [name for name in found if name not in first]
     if session.posargs:

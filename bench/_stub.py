@@ -2,7 +2,8 @@
 
 Run as its own process (`python bench/_stub.py`); it prints `PORT <n>` once listening. Keep-alive
 HTTP/1.1 on a bare asyncio Protocol; every reply carries Content-Length, x-amzn-requestid and a correct
-x-amz-crc32. GetItem answers with `ITEM` (a Payment row), everything else with `{}`. No signature check.
+x-amz-crc32. GetItem answers with `ITEM` (a Payment row), BatchWriteItem with no unprocessed items, and
+everything else with `{}`. No signature check.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _reply(body: bytes) -> bytes:
 
 _GET: Final = _reply(json.dumps({"Item": ITEM}, separators=(",", ":")).encode())
 _EMPTY: Final = _reply(b"{}")
+_BATCH_WRITE: Final = _reply(b'{"UnprocessedItems":{}}')  # DynamoDB always sends the key; aiodynamo reads it
 
 
 class _Dynamo(asyncio.Protocol):
@@ -66,7 +68,10 @@ class _Dynamo(asyncio.Protocol):
             total = end + 4 + length
             if len(buffer) < total:
                 break
-            out.append(_GET if b".getitem\r\n" in head else _EMPTY)
+            if b".getitem\r\n" in head:
+                out.append(_GET)
+            else:
+                out.append(_BATCH_WRITE if b".batchwriteitem\r\n" in head else _EMPTY)
             buffer = buffer[total:]
         self.buffer = buffer
         if out and self.transport is not None:
