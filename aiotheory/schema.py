@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from .codec import MAX_ITEM_BYTES, MAX_NESTED_CONTAINERS, item_size, nests_deeper
 from .codec._model import DecodeFailure, EncodeFailure, ModelCodec, decode_failure_error, key_text
+from .codec._types import type_codec
 from .errors import DecodeError, ValidationError
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound="Model")
+_PLAIN_STR: Final = type_codec(str)  # a plain `str` key field's codec: `_key_value` takes it inline
 
 
 class _Missing:
@@ -231,6 +233,9 @@ class TableSchema(Generic[M]):
 
     def _key_value(self, attr: KeyAttr, codec: TypeCodec, value: object) -> AttributeValue:
         # Twice per get/delete: the error context is formatted only when raising.
+        if codec is _PLAIN_STR and type(value) is str and value and value.isascii():
+            # The common key, a plain str: what coerce and enc_str would return, without their calls.
+            return {"S": value}
         if value is None:
             raise ValidationError(f"{self.model.__name__}.{attr.field}: a key value cannot be None")
         try:

@@ -78,6 +78,11 @@ class StaticProvider:
     def __repr__(self) -> str:
         return f"StaticProvider({self._credentials!r})"
 
+    @property
+    def constant(self) -> Credentials:
+        """The credentials, which never change: a transport may keep them instead of awaiting `get`."""
+        return self._credentials
+
     async def get(self) -> Credentials:
         return self._credentials
 

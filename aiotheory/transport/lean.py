@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from aiotheory._types import Payload
-    from aiotheory.credentials import CredentialProvider
+    from aiotheory.credentials import CredentialProvider, Credentials
     from aiotheory.errors import AwsError
     from aiotheory.transport._http11 import HttpResponse, Origin
 
@@ -86,6 +86,7 @@ class LeanTransport:
 
     __slots__ = (
         "_clock",
+        "_constant",
         "_credentials",
         "_http",
         "_origin",
@@ -121,6 +122,9 @@ class LeanTransport:
         self._origin = origin
         self._path = path
         self._credentials = credentials
+        # Credentials that never change (`StaticProvider.constant`, duck-typed: this module does not
+        # import `credentials`): signed with directly, without a `get()` coroutine per request.
+        self._constant: Credentials | None = getattr(credentials, "constant", None)
         self.partner = partner
         self._owns_http = http is None
         self._http = HttpClient(max_connections=max_connections) if http is None else http
@@ -154,7 +158,9 @@ class LeanTransport:
         """
         wire = self._wires.get(operation) or self._wire(operation)
         body = _ENCODE(payload).encode("ascii")
-        creds = await self._credentials.get()
+        creds = self._constant
+        if creds is None:
+            creds = await self._credentials.get()
         added = self._signer.sign(
             creds, "POST", self._origin.netloc, self._path, "", wire.signed, body, amz_date(self._clock())
         )

@@ -138,6 +138,14 @@ async def test_static_provider_returns_given_credentials_and_ignores_invalidate(
     assert _SECRET not in repr(provider)
 
 
+def test_static_provider_constant_is_the_given_credentials_when_read() -> None:
+    # The lean transport signs with `constant` instead of awaiting `get()` per request.
+    provider = StaticProvider(_CREDS)
+    assert provider.constant is _CREDS
+    provider.invalidate()
+    assert provider.constant is _CREDS
+
+
 # --- EnvProvider -------------------------------------------------------------------------------------
 
 
