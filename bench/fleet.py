@@ -216,9 +216,8 @@ async def _sts_fleet(
 
 def _sts_runs(args: argparse.Namespace) -> list[_StsResult]:
     seconds = int(args.hours * 3600)
-    settings = [
-        (f"jitter {j:g}, advisory {a:g} s", j, a) for j, a in ((0.1, 300.0), (1.0, 300.0), (1.0, 3000.0))
-    ]
+    pairs = [tuple(float(x) for x in item.split(":")) for item in args.refresh.split(",")]
+    settings = [(f"jitter {j:g}, advisory {a:g} s", j, a) for j, a in pairs]
     results = []
     for label, jitter, advisory in settings:
         rng = random.Random(args.seed)
@@ -413,7 +412,16 @@ def _plot(directory: Path, sts: list[_StsResult], hot: list[_HotResult], args: a
     import matplotlib.pyplot as plt  # type: ignore[import-not-found]
 
     directory.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(len(hot), 1, figsize=(9, 2.6 * len(hot)), sharex=True)
+    if hot:
+        _plot_hot(plt, directory, hot, args)
+    if sts:
+        _plot_sts(plt, directory, sts, args)
+    print(f"\nplots written to {directory}/")
+
+
+def _plot_hot(plt: Any, directory: Path, hot: list[_HotResult], args: argparse.Namespace) -> None:
+    fig, axes = plt.subplots(len(hot), 1, figsize=(9, 2.6 * len(hot)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
     for ax, r in zip(axes, hot, strict=True):
         xs = list(range(args.seconds))
         ax.plot(xs, [r.part.attempts[t] for t in xs], label="attempts sent /s", lw=1)
@@ -427,7 +435,10 @@ def _plot(directory: Path, sts: list[_StsResult], hot: list[_HotResult], args: a
     fig.savefig(directory / "fleet-hot-partition.png", dpi=110)
     plt.close(fig)
 
-    fig, axes = plt.subplots(len(sts), 1, figsize=(9, 2.4 * len(sts)), sharex=True)
+
+def _plot_sts(plt: Any, directory: Path, sts: list[_StsResult], args: argparse.Namespace) -> None:
+    fig, axes = plt.subplots(len(sts), 1, figsize=(9, 2.4 * len(sts)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
     for ax, s in zip(axes, sts, strict=True):
         xs = list(range(60, int(args.hours * 3600)))
         ax.plot([x / 60 for x in xs], [s.per_second[t] for t in xs], lw=0.8)
@@ -437,7 +448,6 @@ def _plot(directory: Path, sts: list[_StsResult], hot: list[_HotResult], args: a
     fig.tight_layout()
     fig.savefig(directory / "fleet-sts-refresh.png", dpi=110)
     plt.close(fig)
-    print(f"\nplots written to {directory}/fleet-hot-partition.png and fleet-sts-refresh.png")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -446,6 +456,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partners", type=int, default=10)
     parser.add_argument("--hours", type=float, default=2.0, help="simulated time of the STS run")
     parser.add_argument("--tick", type=float, default=2.0, help="seconds between a container's get()s")
+    parser.add_argument(
+        "--refresh", default="0.1:300,1:300,1:3000", help="jitter:advisory_margin settings, comma-separated"
+    )
     parser.add_argument("--sts-rps", type=float, default=600.0, help="STS AssumeRole quota per account")
     parser.add_argument("--sts-latency", type=float, default=0.05)
     parser.add_argument("--seconds", type=int, default=120, help="simulated time of the hot-partition run")
@@ -463,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_sts(args, sts)
     if hot:
         _print_hot(args, hot)
-    if args.plot is not None and sts and hot:
+    if args.plot is not None:
         _plot(args.plot, sts, hot, args)
 
 
