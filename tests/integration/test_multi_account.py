@@ -155,7 +155,9 @@ async def test_expiry_with_200_concurrent_calls_assumes_role_once_per_refresh(se
     setup.clock.offset += 3600 + 30  # across expiry: everyone must wait for new credentials
     await _concurrent_puts(p1, 200, "expired")
     assert setup.assume_role_calls == 2
-    setup.clock.offset += 3600 - 200  # advisory window of the new credentials
+    # Advisory window of the new credentials, past the latest jittered refresh point (300 s before
+    # expiry, moved later by up to 0.8 x the 240 s gap: 108 s) and before the mandatory 60 s.
+    setup.clock.offset += 3600 - 70
     await _concurrent_puts(p1, 200, "advisory")
     await asyncio.sleep(0)
     assert setup.assume_role_calls == 3
@@ -171,7 +173,7 @@ async def _scan_ids(db: DB) -> set[str]:
 async def test_sts_failing_in_advisory_window_fails_no_call(setup: Setup) -> None:
     p1 = await setup.accounts.db("partner1")
     await p1.create_table(Doc)
-    setup.clock.offset += 3600 - 200
+    setup.clock.offset += 3600 - 70  # advisory window, past the latest jittered refresh point (108 s)
     setup.sts[0].failing = True
     await _concurrent_puts(p1, 200, "advisory")  # no exception: the cached credentials still serve
     assert setup.sts[0].sent >= 2 and setup.assume_role_calls == 1
