@@ -796,7 +796,3 @@ class DB:
         return Scan(
             self._requester, model, secret=self.cursor_secret, concurrency=self.sizing.scan_concurrency
         )
-
-
-def _key(schema: TableSchema[Any], pk: object, sk: object) -> Item:
-    return schema.key(pk) if sk is MISSING else schema.key(pk, sk)

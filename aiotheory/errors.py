@@ -141,6 +141,16 @@ class TransportError(AiotheoryError, ConnectionError):
         self.retryable = retryable
         self.outcome_unknown = outcome_unknown
 
+    def for_operation(self, operation: str) -> TransportError:
+        """This wire failure as the named operation's (the caller raises it `from` this one), with the
+        same `retryable` and `outcome_unknown`: the transports' one translation of the HTTP layer's."""
+        return TransportError(
+            f"{operation}: {self}",
+            operation=operation,
+            retryable=self.retryable,
+            outcome_unknown=self.outcome_unknown,
+        )
+
 
 class OutcomeUnknown(TransportError):
     """A write left and no reply came back, and resending it blindly could apply it twice.

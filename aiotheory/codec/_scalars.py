@@ -78,7 +78,6 @@ __all__ = [
 MAX_ITEM_BYTES: Final = 400 * 1024
 
 _Enc = Callable[[Any], "AttributeValue"]
-_Dec = Callable[["AttributeValue"], Any]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # "Positive range: 1E-130 to 9.9999999999999999999999999999999999999E+125", same for negatives.

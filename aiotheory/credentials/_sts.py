@@ -299,12 +299,7 @@ class StsTransport:
                 # failing a credential refresh (or waiting out a backoff) over a keep-alive race.
                 response = await self._http.request("POST", self._url, headers, body)
         except TransportError as exc:
-            raise TransportError(
-                f"{operation}: {exc}",
-                operation=operation,
-                retryable=exc.retryable,
-                outcome_unknown=exc.outcome_unknown,
-            ) from exc
+            raise exc.for_operation(operation) from exc
         if 200 <= response.status < 300:
             return parse_assume_role(response.body)
         error = parse_error(operation, response.status, response.body, response.headers)

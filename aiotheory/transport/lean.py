@@ -172,12 +172,7 @@ class LeanTransport:
         try:
             response = await self._http.send(self._origin, request)
         except TransportError as exc:
-            raise TransportError(
-                f"{operation}: {exc}",
-                operation=operation,
-                retryable=exc.retryable,
-                outcome_unknown=exc.outcome_unknown,
-            ) from exc
+            raise exc.for_operation(operation) from exc
         raw = response.body
         crc = response.headers.get("x-amz-crc32")
         if crc is not None and crc != str(zlib.crc32(raw)):
