@@ -334,7 +334,8 @@ def zero_time() -> datetime:
 
 
 def is_zero_time(v: datetime) -> bool:
-    return v.year == 1 and v.replace(tzinfo=None) == _NAIVE_MIN and not v.utcoffset()
+    """Whether `v` is the zero time's instant (a naive datetime is taken as UTC), as Go's IsZero."""
+    return v.year == 1 and v == (_NAIVE_MIN if v.tzinfo is None else _ZERO_TIME)
 
 
 def dec_datetime(av: AttributeValue) -> datetime:
