@@ -12,6 +12,10 @@ Storage rules worth knowing:
   with microseconds; `TTL` stores whole epoch seconds (sub-second precision is dropped).
 - None is not written (the attribute is absent); an empty set is not written and reads back as an empty set
   (as None for an optional set). An empty set inside a list or map is a ValidationError.
+- A stored NULL reads as the empty value of a container field (TableTheory writes empty sets so), and as
+  None for an optional field.
+- `item_format="tabletheory"` writes TableTheory's items instead (RFC3339Nano datetimes, NULL for None
+  and empty sets); `naming=` derives stored names from field names (docs/tabletheory.md).
 - Attributes of an item that no field names are ignored on read.
 - A subclass without `table=` is abstract, even when its parent has a table.
 """
