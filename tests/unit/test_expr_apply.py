@@ -124,6 +124,9 @@ def test_apply_update_leaves_its_input_alone() -> None:
         ([_N.set(_N + 1)], {}),  # the operand is missing: DynamoDB refuses it too
         ([_ITEMS.append(["b"])], {"items": {"S": "not a list"}}),
         ([_META["a"]["b"].set("v")], {"meta": {"M": {}}}),  # the parent map is missing
+        # TableTheory writes an empty set as NULL; DynamoDB Local refuses ADD on it ("incorrect data type").
+        ([_TAGS.add({"b"})], {"tags": {"NULL": True}}),
+        ([_ITEMS.append(["b"])], {"items": {"NULL": True}}),
     ],
 )
 def test_apply_update_raises_unpredictable_when_dynamodb_would_refuse(
