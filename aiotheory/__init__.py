@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
+    from .errors import DecryptionFailed as DecryptionFailed
+    from .errors import EncryptionNotConfigured as EncryptionNotConfigured
     from .errors import ExpiredToken as ExpiredToken
     from .errors import IdempotencyError as IdempotencyError
     from .errors import IdempotencyInProgress as IdempotencyInProgress
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from .model import TTL as TTL
     from .model import Converter as Converter
     from .model import CreatedAt as CreatedAt
+    from .model import Encrypted as Encrypted
     from .model import EpochSeconds as EpochSeconds
     from .model import Ignore as Ignore
     from .model import JSONString as JSONString
@@ -105,6 +108,9 @@ __all__ = [
     "DB",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
+    "Encrypted",
+    "EncryptionNotConfigured",
     "EpochSeconds",
     "ExpiredToken",
     "F",
@@ -172,6 +178,8 @@ _ERRORS: Final = (
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
+    "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",
     "IdempotencyInProgress",
@@ -201,6 +209,7 @@ _MODEL: Final = (
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "Ignore",
     "JSONString",

@@ -19,6 +19,7 @@ __all__ = [
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "Ignore",
     "JSONString",
@@ -65,6 +66,9 @@ JSONString: Final = _Marker("JSONString")
 Ignore: Final = _Marker("Ignore")
 #: An empty str, list, dict or set is not written (it reads back as the empty value).
 OmitEmpty: Final = _Marker("OmitEmpty")
+#: The attribute is stored as a KMS envelope (TableTheory's `encrypted` tag): see docs/encryption.md.
+#: It cannot be a key, an index key, a special field, or appear in a condition, filter or key condition.
+Encrypted: Final = _Marker("Encrypted")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,20 @@ import typing
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Union
 
-from ._model_markers import GSI, LSI, PK, SK, TTL, CreatedAt, Ignore, OmitEmpty, Stored, UpdatedAt, Version
+from ._model_markers import (
+    GSI,
+    LSI,
+    PK,
+    SK,
+    TTL,
+    CreatedAt,
+    Encrypted,
+    Ignore,
+    OmitEmpty,
+    Stored,
+    UpdatedAt,
+    Version,
+)
 from .codec._model import FieldPlan
 from .codec._types import JSON, converter_codec, markers_of, type_codec
 from .errors import ValidationError
@@ -70,7 +83,7 @@ def field_plans(cls: type) -> tuple[FieldPlan, ...]:
     for name, info in fields.items():
         where = f"{cls.__name__}.{name}"
         stored = name
-        ignore = omit_empty = False
+        ignore = omit_empty = encrypted = False
         roles: set[object] = set()
         indexes: list[GSI | LSI] = []
         metadata = info.metadata
@@ -83,6 +96,8 @@ def field_plans(cls: type) -> tuple[FieldPlan, ...]:
                 ignore = True
             elif m is OmitEmpty:
                 omit_empty = True
+            elif m is Encrypted:
+                encrypted = True
             elif isinstance(m, GSI | LSI):
                 indexes.append(m)
             elif id(m) in _ROLE_IDS:
@@ -107,6 +122,16 @@ def field_plans(cls: type) -> tuple[FieldPlan, ...]:
                 raise ValidationError(f"{where}: an Ignore field needs a default (it is never read)")
             if roles or indexes:
                 raise ValidationError(f"{where}: an Ignore field cannot be a key, index key or special field")
+        if encrypted and (roles or indexes):
+            # The stored value is a fresh envelope per write: DynamoDB could neither key, index nor
+            # compare it, and a key in the clear would defeat the encryption (TableTheory refuses it too).
+            raise ValidationError(
+                f"{where}: an Encrypted field cannot be a key, an index key or a special field"
+            )
+        if encrypted and ignore:
+            raise ValidationError(
+                f"{where}: an Ignore field is never written; Encrypted makes no sense on it"
+            )
         if omit_empty and codec.empty is None:
             raise ValidationError(f"{where}: OmitEmpty applies to str, bytes, list, dict and set fields only")
         plans.append(

@@ -32,6 +32,7 @@ from ._model_markers import (
     TTL,
     Converter,
     CreatedAt,
+    Encrypted,
     EpochSeconds,
     Ignore,
     JSONString,
@@ -59,6 +60,7 @@ __all__ = [
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "FieldRef",
     "Ignore",
@@ -88,11 +90,12 @@ class _Compiled:
     built once, under `_LOCK`; reads take no lock once a part exists.
     """
 
-    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "table")
+    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "kms_key_id", "table")
 
-    def __init__(self, cls: type, table: str | None) -> None:
+    def __init__(self, cls: type, table: str | None, kms_key_id: str | None = None) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
+        self.kms_key_id = kms_key_id
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
@@ -145,7 +148,9 @@ class _Compiled:
             with _LOCK:
                 schema = self._schema
                 if schema is None:
-                    schema = self._schema = build_schema(self._cls, table, self.layout(), self.codec())
+                    schema = self._schema = build_schema(
+                        self._cls, table, self.layout(), self.codec(), kms_key_id=self.kms_key_id
+                    )
         return schema
 
 
@@ -170,6 +175,7 @@ class _ModelMeta(ModelMetaclass):
         bases: tuple[type[Any], ...],
         namespace: dict[str, Any],
         table: str | None = None,
+        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> type:
         _BUILDING.depth += 1
@@ -181,8 +187,10 @@ class _ModelMeta(ModelMetaclass):
             raise ValidationError(f"{cls_name}: table= must be a non-empty string")
         if table is not None:
             check_table_name(cls_name, table)
+        if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id or table is None):
+            raise ValidationError(f"{cls_name}: kms_key_id= must be a non-empty string, given with table=")
         if any(isinstance(b, _ModelMeta) for b in bases):
-            compiled = _Compiled(cls, table)
+            compiled = _Compiled(cls, table, kms_key_id)
             type.__setattr__(cls, "__aiotheory__", compiled)
             if getattr(cls, "__pydantic_fields_complete__", True):
                 # Annotations that cannot resolve yet (forward references) are checked on first use instead.
@@ -246,7 +254,9 @@ class Model(BaseModel, metaclass=_ModelMeta):
         __aiotheory__: ClassVar[_Compiled]
         __aiotheory_table__: ClassVar[TableSchema[Any] | None]
 
-        def __init_subclass__(cls, *, table: str | None = None, **kwargs: Unpack[ConfigDict]) -> None: ...
+        def __init_subclass__(
+            cls, *, table: str | None = None, kms_key_id: str | None = None, **kwargs: Unpack[ConfigDict]
+        ) -> None: ...
 
 
 def schema_of(cls: type[M]) -> TableSchema[M]:
