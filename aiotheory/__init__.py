@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .errors import ConditionFailed as ConditionFailed
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
+    from .encryption import DataKeyPolicy as DataKeyPolicy
     from .errors import DecodeError as DecodeError
     from .errors import DecryptionFailed as DecryptionFailed
     from .errors import EncryptionNotConfigured as EncryptionNotConfigured
@@ -106,6 +107,7 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "DB",
+    "DataKeyPolicy",
     "DeadlineExceeded",
     "DecodeError",
     "DecryptionFailed",
@@ -223,6 +225,7 @@ _MODEL: Final = (
 #: public name -> module that defines it (imported on first touch).
 _LAZY: Final[dict[str, str]] = {
     "DB": "aiotheory.db",
+    "DataKeyPolicy": "aiotheory.encryption",
     "deadline": "aiotheory.deadlines",
     "RetryPolicy": "aiotheory.retries",
     "Attr": "aiotheory.expr",

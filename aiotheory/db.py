@@ -458,6 +458,11 @@ class DB:
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
         encoded = schema.encode(item)
         if schema.encrypted:
+            if condition is not None:
+                from .encryption import refuse_in_condition
+
+                # Refused before sealing: no KMS request for a write that cannot be sent.
+                refuse_in_condition(schema.encrypted, condition, f"PutItem on {schema.model.__name__}")
             sealed = await self._requester.seal(schema, encoded)
             payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": sealed}
         else:
