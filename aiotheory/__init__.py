@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .credentials import Credentials as Credentials
     from .db import DB as DB
     from .deadlines import deadline as deadline
+    from .encryption import DataKeyPolicy as DataKeyPolicy
     from .errors import AccessDenied as AccessDenied
     from .errors import AccountNotFound as AccountNotFound
     from .errors import AiotheoryError as AiotheoryError
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from .errors import ConditionFailed as ConditionFailed
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
-    from .encryption import DataKeyPolicy as DataKeyPolicy
     from .errors import DecodeError as DecodeError
     from .errors import DecryptionFailed as DecryptionFailed
     from .errors import EncryptionNotConfigured as EncryptionNotConfigured

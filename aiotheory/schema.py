@@ -406,6 +406,7 @@ def build_schema(
     encrypted = frozenset(
         p.stored for p in codec.plans if not p.ignore and any(m is Encrypted for m in p.info.metadata)
     )
+    _refuse_nested_encrypted(cls, codec.plans, Encrypted, set())
     return TableSchema(
         model=cls,
         table=table,
@@ -424,3 +425,23 @@ def build_schema(
         encrypted=encrypted,
         kms_key_id=kms_key_id,
     )
+
+
+def _refuse_nested_encrypted(
+    owner: type, plans: tuple[FieldPlan, ...], marker: object, seen: set[type]
+) -> None:
+    """Encrypted only seals a table model's own attributes: on a nested model's field it would store
+    plaintext while promising ciphertext, so it is refused (nested models directly held, recursively)."""
+    for p in plans:
+        nested = p.codec.nested
+        if nested is None or nested in seen:
+            continue
+        seen.add(nested)
+        inner: tuple[FieldPlan, ...] = nested.__aiotheory__.plans()  # type: ignore[attr-defined]  # a Model
+        for q in inner:
+            if any(m is marker for m in q.info.metadata):
+                raise ValidationError(
+                    f"{owner.__name__}.{p.name}: nested model {nested.__name__} has an Encrypted field "
+                    f"({q.name}); only a table model's own fields can be Encrypted"
+                )
+        _refuse_nested_encrypted(owner, inner, marker, seen)

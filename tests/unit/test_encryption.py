@@ -309,6 +309,20 @@ def test_model_raises_validation_error_when_encrypted_field_is_a_key_or_index_ke
         type(Model)("Bad", (Model,), namespace, table="bads")
 
 
+class _Inner(Model):
+    secret: Annotated[str, Encrypted] = ""
+
+
+class _Outer(Model, table="outers"):
+    id: Annotated[str, PK]
+    inner: _Inner | None = None
+
+
+def test_schema_raises_validation_error_when_a_nested_model_has_an_encrypted_field() -> None:
+    with pytest.raises(ValidationError, match="only a table model's own fields"):
+        DB(region="us-east-1").register(_Outer)
+
+
 async def test_writes_raise_validation_error_when_a_condition_reads_an_encrypted_field() -> None:
     recorder = RecordingTransport(FakeTransport())
     kms = _FakeKms()
