@@ -211,3 +211,61 @@ async def test_stream_records_decrypt_when_router_has_db(edb: DB) -> None:
     assert seen == ["stream-secret"]
     with pytest.raises(ValueError, match="Encrypted"):
         router.record(event["Records"][0])  # type: ignore[index]
+
+
+_HANDLER = """\
+import asyncio, json, os, sys
+from typing import Annotated
+
+from aiotheory import DB, PK, SK, Encrypted, Model
+
+
+class Secret(Model, table=os.environ["TABLE"]):
+    pk: Annotated[str, PK]
+    sk: Annotated[str, SK]
+    ssn: Annotated[str, Encrypted] = ""
+
+
+db = DB(endpoint_url=os.environ["ENDPOINT_URL"], kms_key_id=os.environ["KEY_ID"])
+
+
+async def handler() -> str:
+    try:
+        await db.put(Secret(pk="l", sk="1", ssn="from-lambda"))
+        return (await db.get(Secret, "l", "1")).ssn
+    finally:
+        await db.close()
+
+
+ssn = asyncio.run(handler())
+print(json.dumps({"ssn": ssn, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in
+      ("botocore", "aiobotocore", "aiohttp", "boto3"))}))
+"""
+
+
+async def test_lean_handler_imports_no_botocore_when_model_has_encrypted_fields(
+    edb: DB, aiotheory_backend: Backend, kms_endpoint: str, tmp_path: Any
+) -> None:
+    import os
+    import sys
+
+    import anyio
+
+    handler = tmp_path / "handler.py"
+    handler.write_text(_HANDLER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=aiotheory_backend.access_key,
+        AWS_SECRET_ACCESS_KEY=aiotheory_backend.secret_key,
+        AWS_REGION=aiotheory_backend.region,
+        AWS_ENDPOINT_URL_KMS=kms_endpoint,  # as a deployment would configure it
+        ENDPOINT_URL=aiotheory_backend.endpoint_url,
+        TABLE=edb.table_name(Secret),
+        KEY_ID=edb.kms_key_id or "",
+    )
+    with anyio.fail_after(120):
+        done = await anyio.run_process([sys.executable, str(handler)], cwd=tmp_path, env=env, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert result == {"ssn": "from-lambda", "loaded": []}
+    assert _is_envelope((await _raw(edb, "l", "1"))["ssn"])
