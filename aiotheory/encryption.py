@@ -241,7 +241,7 @@ class Encryption:
         retry: the DB's retry policy.
     """
 
-    __slots__ = ("_aesgcm", "_kms", "_opened", "_policy", "_retry", "_sealing", "kms_calls")
+    __slots__ = ("_aesgcm", "_kms", "_locks", "_opened", "_policy", "_retry", "_sealing", "kms_calls")
 
     def __init__(self, kms: Callable[[], Transport], retry: RetryPolicy, policy: DataKeyPolicy) -> None:
         self._kms = kms
@@ -249,6 +249,7 @@ class Encryption:
         self._policy = policy
         self._aesgcm: Any = None
         self._sealing: dict[str, _DataKey] = {}  # key id -> the data key new envelopes use
+        self._locks: dict[str, Any] = {}  # key id -> anyio.Lock, made on first use inside the loop
         self._opened: OrderedDict[str, _DataKey] = OrderedDict()  # edk (base64) -> data key, LRU
         #: KMS requests sent (GenerateDataKey + Decrypt); what the caches save is visible here.
         self.kms_calls = 0
@@ -267,13 +268,28 @@ class Encryption:
         return await call(self._kms(), operation, payload, self._retry)
 
     async def _data_key(self, key_id: str) -> _DataKey:
-        cipher_class = self._cipher_class()
-        policy = self._policy
-        now = policy.clock()
         key = self._sealing.get(key_id)
-        if key is not None and key.uses > 0 and now < key.expires:
+        if key is not None and key.uses > 0 and self._policy.clock() < key.expires:
             key.uses -= 1
             return key
+        # One GenerateDataKey in flight per KMS key: 64 concurrent first writes share one data key.
+        lock = self._locks.get(key_id)
+        if lock is None:
+            import anyio
+
+            lock = self._locks[key_id] = anyio.Lock()
+        async with lock:
+            key = self._sealing.get(key_id)
+            if key is None or key.uses <= 0 or self._policy.clock() >= key.expires:
+                key = await self._new_data_key(key_id)
+            key.uses -= 1
+            return key
+
+    async def _new_data_key(self, key_id: str) -> _DataKey:
+        cipher_class = self._cipher_class()
+        policy = self._policy
+        # Measured from before the call: the bound is never stretched by a slow KMS reply.
+        now = policy.clock()
         reply = await self._kms_call("GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"})
         plain = _blob(reply, "Plaintext", "GenerateDataKey")
         edk = _blob(reply, "CiphertextBlob", "GenerateDataKey")
@@ -281,9 +297,9 @@ class Encryption:
             raise TransportError(
                 "KMS GenerateDataKey: the data key is not 32 bytes", operation="GenerateDataKey"
             )
-        # Measured from before the call: the bound is never stretched by a slow KMS reply.
-        key = _DataKey(cipher_class(plain), base64.b64encode(edk).decode("ascii"), now + policy.max_age, 0)
-        key.uses = policy.max_uses - 1
+        key = _DataKey(
+            cipher_class(plain), base64.b64encode(edk).decode("ascii"), now + policy.max_age, policy.max_uses
+        )
         self._sealing[key_id] = key
         if policy.decrypt_entries:
             # Our own envelopes read back without a Decrypt (the same data key).

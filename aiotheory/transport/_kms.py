@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from aiotheory.errors import ValidationError
-from aiotheory.transport._endpoints import _PARTITION_SUFFIXES, _REGION_CHARS, _flag
+from aiotheory.transport._endpoints import service_url
 from aiotheory.transport.lean import LeanTransport
 
 if TYPE_CHECKING:
@@ -29,20 +28,7 @@ def kms_url(region: str, endpoint_url: str | None, environ: Mapping[str, str]) -
 
     `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` skips the two variables, as botocore does.
     """
-    if endpoint_url:
-        return endpoint_url
-    if not _flag(environ, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
-        configured = environ.get("AWS_ENDPOINT_URL_KMS") or environ.get("AWS_ENDPOINT_URL")
-        if configured:
-            return configured
-    if not region or not _REGION_CHARS.issuperset(region) or region[0] == "-":
-        raise ValidationError(f"invalid AWS region {region!r}: cannot build the KMS endpoint")
-    suffix = "amazonaws.com"
-    for prefix, dns in _PARTITION_SUFFIXES:
-        if region.startswith(prefix):
-            suffix = dns
-            break
-    return f"https://kms.{region}.{suffix}"
+    return service_url("kms", region, endpoint_url, environ)
 
 
 class KmsTransport(LeanTransport):

@@ -11,6 +11,8 @@ import json
 import os
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -58,6 +60,7 @@ class _FakeKms:
 
     async def send(self, operation: str, payload: Payload, /) -> Payload:
         self.calls.append(operation)
+        await anyio.lowlevel.checkpoint()  # a real reply comes later: other tasks run meanwhile
         if operation == "GenerateDataKey":
             assert payload == {"KeyId": _KEY_ARN, "KeySpec": "AES_256"}
             dek, edk = (_DEK, _EDK) if self.fixed else (os.urandom(32), os.urandom(40))
@@ -364,6 +367,16 @@ async def test_thousand_reads_and_writes_make_at_most_ten_kms_calls_when_keys_ar
     assert len(kms.calls) <= 10
     assert kms.calls == ["GenerateDataKey", "Decrypt"]
     assert writer.encryption.kms_calls + reader.encryption.kms_calls == 2
+
+
+async def test_concurrent_first_writes_share_one_data_key_when_cache_is_cold() -> None:
+    table, kms = _Table(), _FakeKms(fixed=False)
+    db = _db(table, kms)
+    async with anyio.create_task_group() as tg:
+        for i in range(64):
+            tg.start_soon(db.put, Card(pk="U", sk=str(i), number="n", limits={"a": 1}))
+    assert kms.calls == ["GenerateDataKey"]
+    assert len({item["number"]["M"]["edk"]["B"] for item in table.items.values()}) == 1
 
 
 async def test_sealing_asks_kms_again_when_data_key_reaches_its_use_bound() -> None:
