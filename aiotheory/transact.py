@@ -280,7 +280,18 @@ class Transaction:
         try:
             await self._requester.send("TransactWriteItems", payload)
         except TransactionCanceled as exc:
-            raise _linked(exc, self._actions) from None
+            linked = _linked(exc, self._actions)
+            await self._open_reasons(linked)
+            raise linked from None
+
+    async def _open_reasons(self, canceled: TransactionCanceled) -> None:
+        """Open the Encrypted attributes of the old items the cancellation reasons carry (ALL_OLD)."""
+        for reason in canceled.reasons:
+            action = reason.action
+            if reason.item is not None and isinstance(action, TransactionAction):
+                schema = schema_of(action.model)
+                if schema.encrypted:
+                    await self._requester.open(schema, (reason.item,), action.table)
 
     async def _seal(
         self, index: int, schema: TableSchema[Any], sealed: list[tuple[AttributeValue, str]] | None

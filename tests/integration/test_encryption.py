@@ -17,6 +17,7 @@ from aiotheory import (
     DecryptionFailed,
     Encrypted,
     Model,
+    TransactionCanceled,
     Version,
 )
 from aiotheory.streams import StreamRouter
@@ -130,8 +131,13 @@ async def test_create_replace_update_delete_round_trip_when_fields_are_encrypted
     assert (updated.ssn, updated.note) == ("c", "n")
     raw = await _raw(edb, "p", "2")
     assert _is_envelope(raw["ssn"])
-    await edb.update(updated, Secret.card.set({"x": 1}))  # type: ignore[attr-defined]
-    assert (await edb.get(Secret, "p", "2")).card == {"x": 1}
+    with pytest.raises(ConditionFailed) as stale:
+        await edb.update(replaced, Secret.ssn.set("stale"))  # type: ignore[attr-defined]
+    assert stale.value.old is not None and stale.value.old.ssn == "c"  # type: ignore[attr-defined]
+    once = await edb.update(updated, Secret.card.set({"x": 1}), idempotent=True)  # type: ignore[attr-defined]
+    assert once.card == {"x": 1} and (await edb.get(Secret, "p", "2")).card == {"x": 1}
+    kept = await edb.update(once, Secret.ssn.set_if_not_exists("ignored"), Secret.card.remove())  # type: ignore[attr-defined]
+    assert (kept.ssn, kept.card) == ("c", None)
     await edb.delete(Secret, "p", "2")
     assert await edb.find(Secret, "p", "2") is None
 
@@ -155,6 +161,11 @@ async def test_query_scan_batch_transaction_round_trip_when_fields_are_encrypted
     snap = await edb.transact_get(Secret, [("t", "1"), ("q", "0")])
     assert [s.ssn if s else None for s in snap] == ["tx-put", "tx-upd"]
     assert _is_envelope((await _raw(edb, "t", "1"))["ssn"])
+    with pytest.raises(TransactionCanceled) as canceled:
+        async with edb.transaction() as tx:
+            tx.create(Secret(pk="t", sk="1", ssn="again"))
+    assert canceled.value.reasons[0].item is not None
+    assert canceled.value.reasons[0].item["ssn"] == {"S": "tx-put"}
 
 
 async def test_get_raises_decryption_failed_when_envelope_moved_to_another_attribute(edb: DB) -> None:
