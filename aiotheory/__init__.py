@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .credentials import Credentials as Credentials
     from .db import DB as DB
     from .deadlines import deadline as deadline
+    from .encryption import DataKeyPolicy as DataKeyPolicy
     from .errors import AccessDenied as AccessDenied
     from .errors import AccountNotFound as AccountNotFound
     from .errors import AiotheoryError as AiotheoryError
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
+    from .errors import DecryptionFailed as DecryptionFailed
+    from .errors import EncryptionNotConfigured as EncryptionNotConfigured
     from .errors import ExpiredToken as ExpiredToken
     from .errors import IdempotencyError as IdempotencyError
     from .errors import IdempotencyInProgress as IdempotencyInProgress
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from .model import TTL as TTL
     from .model import Converter as Converter
     from .model import CreatedAt as CreatedAt
+    from .model import Encrypted as Encrypted
     from .model import EpochSeconds as EpochSeconds
     from .model import Ignore as Ignore
     from .model import JSONString as JSONString
@@ -104,8 +108,12 @@ __all__ = [
     "Credentials",
     "CredentialsError",
     "DB",
+    "DataKeyPolicy",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
+    "Encrypted",
+    "EncryptionNotConfigured",
     "EpochSeconds",
     "ExpiredToken",
     "F",
@@ -174,6 +182,8 @@ _ERRORS: Final = (
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
+    "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",
     "IdempotencyInProgress",
@@ -203,6 +213,7 @@ _MODEL: Final = (
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "Ignore",
     "JSONString",
@@ -217,6 +228,7 @@ _MODEL: Final = (
 #: public name -> module that defines it (imported on first touch).
 _LAZY: Final[dict[str, str]] = {
     "DB": "aiotheory.db",
+    "DataKeyPolicy": "aiotheory.encryption",
     "deadline": "aiotheory.deadlines",
     "RetryPolicy": "aiotheory.retries",
     "Attr": "aiotheory.expr",

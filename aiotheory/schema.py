@@ -158,6 +158,10 @@ class TableSchema(Generic[M]):
     # (stored name, S/B type, is a table key): attributes DynamoDB refuses to hold an empty value for.
     _key_checks: tuple[tuple[str, str, bool], ...] = field(repr=False, compare=False)
     _encoders: dict[str, FieldEncoder] = field(repr=False, compare=False)
+    #: Stored names of the `Encrypted` fields; empty for most models, so every crypto step is one test.
+    encrypted: frozenset[str] = frozenset()
+    #: The model's own KMS key (`class X(Model, table=..., kms_key_id=...)`); None uses the DB's.
+    kms_key_id: str | None = None
 
     def key(self, pk: object, sk: object = MISSING) -> Item:
         """The key item for python key values; ValidationError for a wrong, missing or empty part.
@@ -380,7 +384,9 @@ def _schema(cls: type) -> TableSchema[Any]:
 # ------------------------------------------------------------------------------------------ building
 
 
-def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) -> TableSchema[M]:
+def build_schema(
+    cls: type[M], table: str, layout: Layout, codec: ModelCodec, *, kms_key_id: str | None = None
+) -> TableSchema[M]:
     """The TableSchema of `cls` from its layout and codec; called once per class, under its lock."""
     pk = layout.pk
     if pk is None:  # the definition rules raised already for a table without PK
@@ -395,6 +401,12 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         p.name: FieldEncoder(f"{cls.__name__}.{p.name}", p.codec) for p in codec.plans if not p.ignore
     }
     sk = layout.sk
+    from ._model_markers import Encrypted
+
+    encrypted = frozenset(
+        p.stored for p in codec.plans if not p.ignore and any(m is Encrypted for m in p.info.metadata)
+    )
+    _refuse_nested_encrypted(cls, codec.plans, Encrypted, set())
     return TableSchema(
         model=cls,
         table=table,
@@ -410,4 +422,26 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         _sk_codec=codec.fields[sk.field].codec if sk else None,
         _key_checks=tuple(checks.values()),
         _encoders=encoders,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,
     )
+
+
+def _refuse_nested_encrypted(
+    owner: type, plans: tuple[FieldPlan, ...], marker: object, seen: set[type]
+) -> None:
+    """Encrypted only seals a table model's own attributes: on a nested model's field it would store
+    plaintext while promising ciphertext, so it is refused (nested models directly held, recursively)."""
+    for p in plans:
+        nested = p.codec.nested
+        if nested is None or nested in seen:
+            continue
+        seen.add(nested)
+        inner: tuple[FieldPlan, ...] = nested.__aiotheory__.plans()  # type: ignore[attr-defined]  # a Model
+        for q in inner:
+            if any(m is marker for m in q.info.metadata):
+                raise ValidationError(
+                    f"{owner.__name__}.{p.name}: nested model {nested.__name__} has an Encrypted field "
+                    f"({q.name}); only a table model's own fields can be Encrypted"
+                )
+        _refuse_nested_encrypted(owner, inner, marker, seen)

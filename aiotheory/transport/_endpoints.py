@@ -13,7 +13,7 @@ from aiotheory.errors import ValidationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["dynamodb_url", "resolve_endpoint_url", "resolve_region"]
+__all__ = ["dynamodb_url", "resolve_endpoint_url", "resolve_region", "service_url"]
 
 _REGION_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 # Region prefix -> DNS suffix of its partition (botocore's endpoints.json); the rest is "aws".
@@ -57,15 +57,31 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
 
 def dynamodb_url(region: str, *, fips: bool = False) -> str:
     """The public DynamoDB endpoint of `region` in its partition (FIPS: `dynamodb-fips.`)."""
+    return _public_url("dynamodb-fips" if fips else "dynamodb", region, "DynamoDB")
+
+
+def _public_url(host: str, region: str, what: str) -> str:
     if not region or not _REGION_CHARS.issuperset(region) or region[0] == "-":
-        raise ValidationError(f"invalid AWS region {region!r}: cannot build the DynamoDB endpoint")
+        raise ValidationError(f"invalid AWS region {region!r}: cannot build the {what} endpoint")
     suffix = "amazonaws.com"
     for prefix, dns in _PARTITION_SUFFIXES:
         if region.startswith(prefix):
             suffix = dns
             break
-    service = "dynamodb-fips" if fips else "dynamodb"
-    return f"https://{service}.{region}.{suffix}"
+    return f"https://{host}.{region}.{suffix}"
+
+
+def service_url(service: str, region: str, endpoint_url: str | None, environ: Mapping[str, str]) -> str:
+    """Another service's endpoint (e.g. "kms"): explicit, else `AWS_ENDPOINT_URL_<SERVICE>`, else
+    `AWS_ENDPOINT_URL`, else `https://<service>.<region>.<partition suffix>`; botocore's order, with
+    `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` skipping the two variables."""
+    if endpoint_url:
+        return endpoint_url
+    if not _flag(environ, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        configured = environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or environ.get("AWS_ENDPOINT_URL")
+        if configured:
+            return configured
+    return _public_url(service, region, service.upper())
 
 
 def resolve_endpoint_url(region: str, endpoint_url: str | None, environ: Mapping[str, str]) -> str:

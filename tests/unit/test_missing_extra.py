@@ -51,3 +51,11 @@ def test_moto_server_raises_missing_extra_naming_testing_when_moto_is_absent() -
     lines = _run_without("moto", "from aiotheory.testing import MotoServer; MotoServer()")
     assert lines[0].endswith("testing moto True")
     assert 'pip install "aiotheory[testing]"' in lines[1]
+
+
+def test_db_encryption_raises_missing_extra_naming_crypto_when_cryptography_is_absent() -> None:
+    lines = _run_without(
+        "cryptography", "from aiotheory import DB; DB(region='us-east-1', kms_key_id='k').encryption"
+    )
+    assert lines[0].endswith("crypto cryptography True")
+    assert 'pip install "aiotheory[crypto]"' in lines[1]
