@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
+    from .errors import DmsMismatch as DmsMismatch
     from .errors import ExpiredToken as ExpiredToken
     from .errors import IdempotencyError as IdempotencyError
     from .errors import IdempotencyInProgress as IdempotencyInProgress
@@ -105,6 +106,7 @@ __all__ = [
     "DB",
     "DeadlineExceeded",
     "DecodeError",
+    "DmsMismatch",
     "EpochSeconds",
     "ExpiredToken",
     "F",
@@ -172,6 +174,7 @@ _ERRORS: Final = (
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "DmsMismatch",
     "ExpiredToken",
     "IdempotencyError",
     "IdempotencyInProgress",

@@ -44,6 +44,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "expr",
             "expr.",
             "cursor",
+            "dms",
         ),
     ),
     # One request at a time: the wire, credentials, the deadline scope, retries and the one call function.
