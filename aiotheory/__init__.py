@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from .model import JSONString as JSONString
     from .model import Model as Model
     from .model import OmitEmpty as OmitEmpty
+    from .model import RFC3339Nano as RFC3339Nano
     from .model import Stored as Stored
     from .model import UpdatedAt as UpdatedAt
     from .model import Version as Version
@@ -134,6 +135,7 @@ __all__ = [
     "Page",
     "ParallelScan",
     "Query",
+    "RFC3339Nano",
     "Raw",
     "ReplyMismatch",
     "ResourceInUse",
@@ -209,6 +211,7 @@ _MODEL: Final = (
     "JSONString",
     "Model",
     "OmitEmpty",
+    "RFC3339Nano",
     "Stored",
     "UpdatedAt",
     "Version",

@@ -24,6 +24,7 @@ __all__ = [
     "JSONString",
     "OmitEmpty",
     "Projection",
+    "RFC3339Nano",
     "Stored",
     "UpdatedAt",
     "Version",
@@ -59,11 +60,16 @@ UpdatedAt: Final = _Marker("UpdatedAt")
 TTL: Final = _Marker("TTL")
 #: Store a datetime as epoch seconds (N) instead of an RFC 3339 string.
 EpochSeconds: Final = _Marker("EpochSeconds")
-#: Store any JSON-able value as one S attribute holding compact JSON.
+#: Store a datetime as Go's RFC3339Nano text with trailing zeros trimmed ("…05.1Z", "…05Z"), as
+#: TableTheory writes it. Unlike the default fixed six digits it does not sort as a string within a second.
+RFC3339Nano: Final = _Marker("RFC3339Nano")
+#: Store any JSON-able value as one S attribute holding compact JSON with sorted keys (deterministic).
 JSONString: Final = _Marker("JSONString")
 #: The field is never written nor read (it keeps its default on reads).
 Ignore: Final = _Marker("Ignore")
-#: An empty str, list, dict or set is not written (it reads back as the empty value).
+#: An empty value is not written and an absent one reads back as the empty value: "" and b"", an empty
+#: list, dict or set, 0 (int, float, Decimal), False, and the zero time (`datetime.min`, Go's zero
+#: `time.Time`), the way TableTheory's `omitempty` reads them.
 OmitEmpty: Final = _Marker("OmitEmpty")
 
 

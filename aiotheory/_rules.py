@@ -10,9 +10,22 @@ import re
 import types
 import typing
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Union
+from typing import TYPE_CHECKING, Final, Literal, Union
 
-from ._model_markers import GSI, LSI, PK, SK, TTL, CreatedAt, Ignore, OmitEmpty, Stored, UpdatedAt, Version
+from ._model_markers import (
+    GSI,
+    LSI,
+    PK,
+    SK,
+    TTL,
+    CreatedAt,
+    EpochSeconds,
+    Ignore,
+    OmitEmpty,
+    Stored,
+    UpdatedAt,
+    Version,
+)
 from .codec._model import FieldPlan
 from .codec._types import JSON, converter_codec, markers_of, type_codec
 from .errors import ValidationError
@@ -21,7 +34,21 @@ from .schema import FieldRef, IndexSchema, KeyAttr, Layout
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["check_table_name", "field_plans", "layout_of"]
+__all__ = [
+    "ITEM_FORMATS",
+    "NAMINGS",
+    "ItemFormat",
+    "Naming",
+    "check_table_name",
+    "field_plans",
+    "layout_of",
+    "stored_name",
+]
+
+Naming = Literal["camelCase", "snake_case"]
+ItemFormat = Literal["aiotheory", "tabletheory"]
+NAMINGS: Final = ("camelCase", "snake_case")
+ITEM_FORMATS: Final = ("aiotheory", "tabletheory")
 
 _NONE_TYPE: Final = type(None)
 
@@ -48,6 +75,71 @@ def check_table_name(where: str, table: str) -> None:
         )
 
 
+# ------------------------------------------------------------------------------------------ naming
+
+# TableTheory's attribute name rules (pkg/naming): camelCase allows "PK" and "SK" as they are.
+_CAMEL: Final = re.compile(r"[a-z][A-Za-z0-9]*")
+_SNAKE: Final = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+_KEPT: Final = frozenset({"PK", "SK"})
+
+
+def _lower_head(word: str) -> str:
+    """TableTheory's camelCase head: lower the leading capitals, keeping the last one of a run that
+    starts the next word ("URLValue" -> "urlValue", "ID" -> "id", "Email" -> "email")."""
+    if len(word) <= 1:
+        return word.lower()
+    end = 1
+    while end < len(word) and word[end].isupper():
+        if end + 1 < len(word) and not word[end + 1].isupper():
+            break
+        end += 1
+    return word[:end].lower() + word[end:]
+
+
+def _camel(name: str) -> str:
+    if name in _KEPT:
+        return name
+    words = [w for w in name.split("_") if w]
+    if not words:
+        return name
+    return _lower_head(words[0]) + "".join(w[:1].upper() + w[1:] for w in words[1:])
+
+
+def _snake(name: str) -> str:
+    # TableTheory's ToSnakeCase: a capital starts a word after a lower-case letter, or ends an acronym
+    # before a lower-case letter ("UserID" -> "user_id", "URLValue" -> "url_value"); digits never split.
+    out: list[str] = []
+    last = len(name) - 1
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            prev = name[i - 1]
+            next_lower = i < last and name[i + 1].islower()
+            if not prev.isdigit() and (prev.islower() or (prev.isupper() and next_lower)):
+                out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def stored_name(field: str, naming: Naming) -> str:
+    """The attribute name TableTheory derives from field name `field` under `naming`."""
+    return _camel(field) if naming == "camelCase" else _snake(field)
+
+
+def _check_stored(where: str, stored: str, naming: Naming) -> None:
+    if naming == "camelCase":
+        if stored in _KEPT or _CAMEL.fullmatch(stored):
+            return
+        raise ValidationError(
+            f"{where}: attribute name {stored!r} is not camelCase ([a-z][A-Za-z0-9]*, or PK / SK), "
+            "as naming='camelCase' requires"
+        )
+    if _SNAKE.fullmatch(stored) is None:
+        raise ValidationError(
+            f"{where}: attribute name {stored!r} is not snake_case ([a-z][a-z0-9]*(_[a-z0-9]+)*), "
+            "as naming='snake_case' requires"
+        )
+
+
 # ------------------------------------------------------------------------------------------ field plans
 
 
@@ -63,13 +155,20 @@ def _strip_optional(tp: object) -> tuple[object, bool]:
 _ROLE_IDS: Final = frozenset(map(id, (PK, SK, Version, CreatedAt, UpdatedAt, TTL)))
 
 
-def field_plans(cls: type) -> tuple[FieldPlan, ...]:
-    """Read every field's markers and pick its codec; raises ValidationError naming class and field."""
+def field_plans(
+    cls: type, *, naming: Naming | None = None, item_format: ItemFormat = "aiotheory"
+) -> tuple[FieldPlan, ...]:
+    """Read every field's markers and pick its codec; raises ValidationError naming class and field.
+
+    `naming` derives each stored name from the field name (an explicit `Stored` wins; both are checked
+    against the convention); `item_format="tabletheory"` stores plain datetimes as RFC3339Nano.
+    """
     fields: dict[str, FieldInfo] = cls.__pydantic_fields__  # type: ignore[attr-defined]  # a pydantic model
     plans: list[FieldPlan] = []
+    tabletheory = item_format == "tabletheory"
     for name, info in fields.items():
         where = f"{cls.__name__}.{name}"
-        stored = name
+        stored = name if naming is None else stored_name(name, naming)
         ignore = omit_empty = False
         roles: set[object] = set()
         indexes: list[GSI | LSI] = []
@@ -91,7 +190,9 @@ def field_plans(cls: type) -> tuple[FieldPlan, ...]:
                 roles.add(m)
         annotation = info.annotation
         inner, optional = _strip_optional(annotation)
-        epoch, json_, conv = markers_of(metadata) if metadata else (False, False, None)
+        epoch, json_, conv, nano = markers_of(metadata) if metadata else (False, False, None, False)
+        if nano and EpochSeconds in metadata:
+            raise ValidationError(f"{where}: RFC3339Nano and EpochSeconds ask for two storage formats")
         try:
             if conv is not None:
                 codec = converter_codec(conv)
@@ -99,16 +200,23 @@ def field_plans(cls: type) -> tuple[FieldPlan, ...]:
                 codec = JSON
             else:
                 is_ttl = TTL in roles
-                codec = type_codec(inner, epoch=epoch and not is_ttl, ttl=is_ttl)
+                codec = type_codec(
+                    inner, epoch=epoch and not is_ttl, ttl=is_ttl, nano=nano or (tabletheory and not epoch)
+                )
         except ValidationError as exc:
             raise ValidationError(f"{where}: {exc}") from None
+        if naming is not None and not ignore:
+            _check_stored(where, stored, naming)
         if ignore:
             if info.is_required():
                 raise ValidationError(f"{where}: an Ignore field needs a default (it is never read)")
             if roles or indexes:
                 raise ValidationError(f"{where}: an Ignore field cannot be a key, index key or special field")
         if omit_empty and codec.empty is None:
-            raise ValidationError(f"{where}: OmitEmpty applies to str, bytes, list, dict and set fields only")
+            raise ValidationError(
+                f"{where}: OmitEmpty applies to str, bytes, list, dict, set, int, float, Decimal, bool and "
+                f"datetime fields only (a {codec.label} value has no empty value)"
+            )
         plans.append(
             FieldPlan(
                 name=name,

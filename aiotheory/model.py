@@ -36,11 +36,12 @@ from ._model_markers import (
     Ignore,
     JSONString,
     OmitEmpty,
+    RFC3339Nano,
     Stored,
     UpdatedAt,
     Version,
 )
-from ._rules import check_table_name, field_plans, layout_of
+from ._rules import ITEM_FORMATS, NAMINGS, check_table_name, field_plans, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
 from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
@@ -48,6 +49,7 @@ from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableS
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._rules import ItemFormat, Naming
     from .codec._model import FieldPlan
     from .expr import Attr
 
@@ -67,6 +69,7 @@ __all__ = [
     "KeyAttr",
     "Model",
     "OmitEmpty",
+    "RFC3339Nano",
     "Stored",
     "TableSchema",
     "UpdatedAt",
@@ -88,11 +91,19 @@ class _Compiled:
     built once, under `_LOCK`; reads take no lock once a part exists.
     """
 
-    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "table")
+    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "item_format", "naming", "table")
 
-    def __init__(self, cls: type, table: str | None) -> None:
+    def __init__(
+        self,
+        cls: type,
+        table: str | None,
+        naming: Naming | None = None,
+        item_format: ItemFormat = "aiotheory",
+    ) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
+        self.naming: Naming | None = naming  # the class's stored-name convention (None: field names)
+        self.item_format: ItemFormat = item_format
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
@@ -113,7 +124,7 @@ class _Compiled:
                             raise ValidationError(
                                 f"{cls.__name__}: annotations cannot be resolved yet ({exc})"
                             ) from exc
-                    plans = self._plans = field_plans(cls)
+                    plans = self._plans = field_plans(cls, naming=self.naming, item_format=self.item_format)
         return plans
 
     def layout(self) -> Layout:
@@ -131,7 +142,9 @@ class _Compiled:
             with _LOCK:
                 codec = self._codec
                 if codec is None:
-                    codec = self._codec = ModelCodec(self._cls, self.plans())
+                    codec = self._codec = ModelCodec(
+                        self._cls, self.plans(), tabletheory=self.item_format == "tabletheory"
+                    )
         return codec
 
     def schema(self) -> TableSchema[Any]:
@@ -162,7 +175,7 @@ _BUILDING: Final = _Building()
 
 
 class _ModelMeta(ModelMetaclass):
-    """pydantic's metaclass plus `table=` and class-level field expressions (`Payment.amount`)."""
+    """pydantic's metaclass plus `table=`, `naming=`, `item_format=` and class-level field expressions."""
 
     def __new__(
         mcs,
@@ -170,6 +183,8 @@ class _ModelMeta(ModelMetaclass):
         bases: tuple[type[Any], ...],
         namespace: dict[str, Any],
         table: str | None = None,
+        naming: Naming | None = None,
+        item_format: ItemFormat | None = None,
         **kwargs: Any,
     ) -> type:
         _BUILDING.depth += 1
@@ -181,8 +196,21 @@ class _ModelMeta(ModelMetaclass):
             raise ValidationError(f"{cls_name}: table= must be a non-empty string")
         if table is not None:
             check_table_name(cls_name, table)
+        if naming is not None and naming not in NAMINGS:
+            raise ValidationError(f"{cls_name}: naming= must be one of {NAMINGS}, not {naming!r}")
+        if item_format is not None and item_format not in ITEM_FORMATS:
+            raise ValidationError(
+                f"{cls_name}: item_format= must be one of {ITEM_FORMATS}, not {item_format!r}"
+            )
         if any(isinstance(b, _ModelMeta) for b in bases):
-            compiled = _Compiled(cls, table)
+            # A subclass keeps its parent's naming and item format unless it names its own.
+            parent: _Compiled | None = next(
+                (c for c in (b.__dict__.get("__aiotheory__") for b in cls.__mro__[1:]) if c is not None), None
+            )
+            if parent is not None:
+                naming = naming if naming is not None else parent.naming
+                item_format = item_format if item_format is not None else parent.item_format
+            compiled = _Compiled(cls, table, naming, item_format or "aiotheory")
             type.__setattr__(cls, "__aiotheory__", compiled)
             if getattr(cls, "__pydantic_fields_complete__", True):
                 # Annotations that cannot resolve yet (forward references) are checked on first use instead.
@@ -246,7 +274,14 @@ class Model(BaseModel, metaclass=_ModelMeta):
         __aiotheory__: ClassVar[_Compiled]
         __aiotheory_table__: ClassVar[TableSchema[Any] | None]
 
-        def __init_subclass__(cls, *, table: str | None = None, **kwargs: Unpack[ConfigDict]) -> None: ...
+        def __init_subclass__(
+            cls,
+            *,
+            table: str | None = None,
+            naming: Naming | None = None,
+            item_format: ItemFormat | None = None,
+            **kwargs: Unpack[ConfigDict],
+        ) -> None: ...
 
 
 def schema_of(cls: type[M]) -> TableSchema[M]:

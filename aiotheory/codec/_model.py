@@ -7,10 +7,12 @@ per-item work is two loops over tuples. No I/O; pydantic is only read, never run
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from .._model_markers import PK, SK
 from ..errors import DecodeError, ValidationError
-from ._scalars import MAX_NESTED_CONTAINERS, utf8_len, value_size
+from ._scalars import MAX_NESTED_CONTAINERS, is_zero_time, utf8_len, value_size
 from ._types import TypeCodec, optional_codec, str_bound
 
 if TYPE_CHECKING:
@@ -140,6 +142,14 @@ class _OmitEmptyTop:
     def enc(self, v: Any) -> AttributeValue | None:
         return self._enc(v) if v else None
 
+    def enc_time(self, v: Any) -> AttributeValue | None:
+        # A datetime is always truthy: its empty value is the zero time (Go's zero `time.Time`).
+        return None if is_zero_time(v) else self._enc(v)
+
+    def enc_null(self, v: Any) -> AttributeValue:
+        # TableTheory writes an empty set it may not omit as NULL (DynamoDB has no empty set).
+        return self._enc(v) if v else {"NULL": True}
+
 
 class _Default:
     """What a field missing from the item reads as: its empty value, or its pydantic default."""
@@ -157,6 +167,8 @@ class _Default:
 
 
 _REQUIRED: Final = None
+# Fields DynamoDB refuses a NULL in when they are keys; index keys are found by their markers.
+_KEY_ROLES: Final = frozenset((PK, SK))
 _NOT_STORED: Final = "\x00not stored"  # an attribute name no item holds: DynamoDB names are never NUL-led
 
 
@@ -177,9 +189,11 @@ class ModelCodec:
         "_bounded",
         "_dec_table",
         "_enc_maybe",
+        "_enc_null",
         "_enc_plain",
         "_fixed",
         "_measured",
+        "_null_empty",
         "_post_init",
         "_stored_count",
         "_str_fields",
@@ -189,13 +203,17 @@ class ModelCodec:
         "plans",
     )
 
-    def __init__(self, cls: type, plans: tuple[FieldPlan, ...]) -> None:
+    def __init__(self, cls: type, plans: tuple[FieldPlan, ...], *, tabletheory: bool = False) -> None:
+        """`tabletheory`: write what TableTheory writes where it may not omit: NULL for None and for an
+        empty set (index keys excepted: DynamoDB refuses a NULL there)."""
         self.model = cls
         self.plans = plans
         self.fields = {p.name: p for p in plans}
         # Fields that always hold a value go through the tight loop; optional / omittable ones check first.
         plain: list[tuple[str, str, Callable[[Any], AttributeValue]]] = []
         maybe: list[tuple[str, str, Callable[[Any], AttributeValue | None]]] = []
+        nulls: list[tuple[str, str, Callable[[Any], AttributeValue]]] = []  # None written as NULL
+        null_empty: dict[str, Callable[[], object]] = {}
         fixed = 0
         bounded: list[tuple[str, Callable[[Any], int]]] = []
         str_fields: list[str] = []
@@ -206,11 +224,28 @@ class ModelCodec:
             if p.ignore:
                 dec_table.append((p.name, _NOT_STORED, codec.dec, _Default(p.info, None)))
                 continue
-            omit = codec.is_set or p.omit_empty
-            if omit or p.optional:
-                maybe.append((p.name, p.stored, _OmitEmptyTop(codec.enc).enc if omit else codec.enc))
+            top = _OmitEmptyTop(codec.enc)
+            keyed = bool(p.indexes) or bool(p.roles & _KEY_ROLES)
+            if tabletheory and not p.omit_empty and not keyed and (codec.is_set or p.optional):
+                enc = top.enc_null if codec.is_set else codec.enc
+                if p.optional:
+                    nulls.append((p.name, p.stored, enc))
+                else:
+                    plain.append((p.name, p.stored, enc))
+                fixed += 1  # a NULL takes one byte where the value may take none
+            elif codec.is_set or p.omit_empty:
+                maybe.append((p.name, p.stored, top.enc_time if codec.py is datetime else top.enc))
+            elif p.optional:
+                maybe.append((p.name, p.stored, codec.enc))
             else:
                 plain.append((p.name, p.stored, codec.enc))
+            if (
+                not p.optional
+                and codec.empty is not None
+                and (codec.depth == 1 or codec.is_set or p.omit_empty)
+            ):
+                # TableTheory writes an empty or omitted container (and an omitempty value) as NULL.
+                null_empty[p.name] = codec.empty
             fixed += utf8_len(p.stored)
             if codec.size is not None:
                 fixed += codec.size
@@ -231,11 +266,13 @@ class ModelCodec:
             dec_table.append((p.name, p.stored, dec, missing))
         self._enc_plain = tuple(plain)
         self._enc_maybe = tuple(maybe)
+        self._enc_null = tuple(nulls)
+        self._null_empty = null_empty
         self._fixed = fixed
         self._bounded = tuple(bounded)
         self._str_fields = tuple(str_fields)
         self._measured = tuple(measured)
-        self._stored_count = len(plain) + len(maybe)
+        self._stored_count = len(plain) + len(maybe) + len(nulls)
         self._dec_table = tuple(dec_table)
         self._all_names = frozenset(p.name for p in plans)
         self._post_init = bool(getattr(cls, "__pydantic_post_init__", None))
@@ -265,6 +302,9 @@ class ModelCodec:
                 av = maybe_enc(v)
                 if av is not None:
                     out[stored] = av
+            for name, stored, enc in self._enc_null:
+                v = d[name]
+                out[stored] = {"NULL": True} if v is None else enc(v)
         except EncodeFailure as exc:
             exc.path.insert(0, name)
             raise
@@ -334,10 +374,50 @@ class ModelCodec:
             exc.path.insert(0, name)
             raise
         except Exception as exc:
+            if name in self._null_empty and type(av) is dict and av.get("NULL") is True:
+                return self._decode_nulls(item)  # off the fast path: only items holding such a NULL
             label = self.fields[name].codec.label
             raise DecodeFailure([name], _decode_reason(exc, av, label)) from exc
         cls = self.model
         obj: Any = object.__new__(cls)
+        _set = object.__setattr__
+        _set(obj, "__dict__", values)
+        if defaulted:
+            _set(obj, "__pydantic_fields_set__", {n for n, s, _, _ in self._dec_table if s in item})
+        else:
+            _set(obj, "__pydantic_fields_set__", set(self._all_names))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        if self._post_init:
+            obj.model_post_init(None)
+        return obj
+
+    def _decode_nulls(self, item: Item) -> Any:
+        """`decode_map` for an item in which a field that has an empty value holds NULL: it reads empty."""
+        null_empty = self._null_empty
+        values: dict[str, Any] = {}
+        defaulted = False
+        name = ""
+        av: object = None
+        try:
+            for name, stored, dec, missing in self._dec_table:
+                av = item.get(stored)
+                if av is None:
+                    if missing is None:
+                        raise DecodeFailure([], "the required attribute is missing")
+                    values[name] = missing(values)
+                    defaulted = True
+                elif name in null_empty and av.get("NULL") is True:
+                    values[name] = null_empty[name]()
+                else:
+                    values[name] = dec(av)
+        except DecodeFailure as exc:
+            exc.path.insert(0, name)
+            raise
+        except Exception as exc:
+            label = self.fields[name].codec.label
+            raise DecodeFailure([name], _decode_reason(exc, av, label)) from exc
+        obj: Any = object.__new__(self.model)
         _set = object.__setattr__
         _set(obj, "__dict__", values)
         if defaulted:
@@ -366,15 +446,34 @@ class Partial:
 
     def __init__(self, codec: ModelCodec, fields: frozenset[str], table: str, key: tuple[str, ...]) -> None:
         read: list[
-            tuple[str, str, Callable[[AttributeValue], object], bool, Any, Callable[[], object] | None]
+            tuple[
+                str,
+                str,
+                Callable[[AttributeValue], object],
+                bool,
+                Any,
+                Callable[[], object] | None,
+                Callable[[], object] | None,
+            ]
         ]
         read = []
+        null_empty = codec._null_empty
         for plan in codec.plans:
             if plan.ignore or plan.name not in fields:
                 continue
             # Empty sets (and OmitEmpty values) are never written: absent means empty, as in a full decode.
             empty = plan.codec.empty if (plan.codec.is_set or plan.omit_empty) and not plan.optional else None
-            read.append((plan.name, plan.stored, plan.codec.dec, plan.optional, plan.info, empty))
+            read.append(
+                (
+                    plan.name,
+                    plan.stored,
+                    plan.codec.dec,
+                    plan.optional,
+                    plan.info,
+                    empty,
+                    null_empty.get(plan.name),
+                )
+            )
         self._cls = codec.model
         self._read = tuple(read)
         self._table = table
@@ -383,7 +482,7 @@ class Partial:
     def __call__(self, item: Item) -> Any:
         values: dict[str, Any] = {}
         fields_set: set[str] = set()
-        for name, stored, dec, optional, info, empty in self._read:
+        for name, stored, dec, optional, info, empty, null_empty in self._read:
             av = item.get(stored)
             if av is None:
                 if empty is not None:
@@ -394,9 +493,12 @@ class Partial:
             try:
                 values[name] = None if optional and "NULL" in av else dec(av)
             except Exception as exc:
-                key = {k: item[k] for k in self._key if k in item}
-                failure = DecodeFailure([name], f"the stored value does not fit ({type(exc).__name__})")
-                raise decode_failure_error(failure, self._table, key) from None
+                if null_empty is not None and type(av) is dict and av.get("NULL") is True:
+                    values[name] = null_empty()  # TableTheory's NULL for an empty container
+                else:
+                    key = {k: item[k] for k in self._key if k in item}
+                    failure = DecodeFailure([name], f"the stored value does not fit ({type(exc).__name__})")
+                    raise decode_failure_error(failure, self._table, key) from None
             fields_set.add(name)
         obj: Any = object.__new__(self._cls)
         _set = object.__setattr__

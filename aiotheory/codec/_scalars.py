@@ -52,6 +52,7 @@ __all__ = [
     "enc_bytes",
     "enc_date",
     "enc_datetime",
+    "enc_datetime_nano",
     "enc_decimal",
     "enc_epoch",
     "enc_epoch_whole",
@@ -65,6 +66,7 @@ __all__ = [
     "from_b64",
     "int_from_text",
     "int_text",
+    "is_zero_time",
     "item_size",
     "nests_deeper",
     "number_from_text",
@@ -72,6 +74,7 @@ __all__ = [
     "to_b64",
     "utf8_len",
     "value_size",
+    "zero_time",
 ]
 
 #: "The maximum item size in DynamoDB is 400 KB" (attribute names and values, UTF-8).
@@ -88,7 +91,9 @@ _MIN_ADJUSTED: Final = -130
 INT_LOW: Final = -(10**38)
 INT_HIGH: Final = 10**38
 EMPTY_SET: Final = "an empty set cannot be stored inside a list or map (DynamoDB has no empty set)"
-_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# Sorted keys: one value always stores the same text (TableTheory writes its json fields the same way),
+# so a conditional write comparing a stored JSON attribute sees equal values as equal.
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True)
 _b2a: Final = binascii.b2a_base64
 from_b64: Final = binascii.a2b_base64
 #: "DynamoDB supports nested attributes up to 32 levels deep." Measured on DynamoDB Local: a top-level
@@ -304,6 +309,32 @@ def _datetime_text(v: datetime) -> str:
 
 def enc_datetime(v: datetime) -> AttributeValue:
     return {"S": _datetime_text(v)}
+
+
+def enc_datetime_nano(v: datetime) -> AttributeValue:
+    """Go's `time.RFC3339Nano` in UTC: the fraction loses its trailing zeros, and is gone when zero."""
+    if v.tzinfo is not None:
+        offset = v.utcoffset()
+        if offset:
+            v = v - offset
+    text = v.isoformat(timespec="seconds")[:19]
+    micros = v.microsecond
+    if not micros:
+        return {"S": text + "Z"}
+    return {"S": f"{text}.{micros:06d}".rstrip("0") + "Z"}
+
+
+_ZERO_TIME: Final = datetime.min.replace(tzinfo=UTC)
+_NAIVE_MIN: Final = datetime.min
+
+
+def zero_time() -> datetime:
+    """The empty datetime: 0001-01-01T00:00:00Z, Go's zero `time.Time` (what `omitempty` leaves out)."""
+    return _ZERO_TIME
+
+
+def is_zero_time(v: datetime) -> bool:
+    return v.year == 1 and v.replace(tzinfo=None) == _NAIVE_MIN and not v.utcoffset()
 
 
 def dec_datetime(av: AttributeValue) -> datetime:
