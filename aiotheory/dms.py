@@ -56,9 +56,9 @@ Naming = Literal["camelCase", "snake_case"]
 VERSION: Final = "0.1"
 _KEY_TYPES: Final = ("S", "N", "B")
 _TYPES: Final = ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
-#: Formats TableTheory names (rfc3339nano, unix_seconds, int) plus aiotheory's own microsecond RFC 3339.
-_FORMATS: Final = ("", "rfc3339nano", "rfc3339", "unix_seconds", "int")
-_FORMAT_TYPES: Final = {"rfc3339nano": ("S",), "rfc3339": ("S",), "unix_seconds": ("N",), "int": ("N", "NS")}
+#: The formats DMS v0.1 names ("" for none).
+_FORMATS: Final = ("", "rfc3339nano", "unix_seconds", "int")
+_FORMAT_TYPES: Final = {"rfc3339nano": ("S",), "unix_seconds": ("N",), "int": ("N", "NS")}
 _ROLES: Final = ("pk", "sk", "created_at", "updated_at", "version", "ttl")
 _ROLE_TYPES: Final = {"created_at": ("S",), "updated_at": ("S",), "version": ("N",), "ttl": ("N",)}
 _PROJECTIONS: Final = ("ALL", "KEYS_ONLY", "INCLUDE")
@@ -560,9 +560,13 @@ def export(
 # ------------------------------------------------------------------------------------------ DMS -> python
 
 
-# DMS features that map onto markers other branches add (i16-format: RFC3339Nano, OmitEmpty on numbers,
-# naming; i16-crypto: Encrypted). The one place that knows their spelling: each is looked up by name, so
-# this module works before and after they exist, and says which feature is missing when one is.
+# The one place that names the markers DMS features need beyond the core ones: `Encrypted` (field
+# encryption) is looked up by name, so this module works before encryption exists and says so when a
+# document asks for it. Every DMS model is built with item_format="tabletheory" (TableTheory's NULLs and
+# RFC3339Nano) and the document's naming convention.
+_ITEM_FORMAT: Final = "tabletheory"
+
+
 def _optional_marker(name: str) -> object | None:
     from . import model
 
@@ -624,28 +628,42 @@ _SCALAR_TYPES: Final[dict[str, tuple[str, str]]] = {
 
 
 def _drafts(spec: ModelSpec) -> list[_Draft]:
-    from .model import GSI, LSI, PK, SK, TTL, CreatedAt, EpochSeconds, JSONString, Model, OmitEmpty, UpdatedAt, Version
+    from .model import (
+        GSI,
+        LSI,
+        PK,
+        SK,
+        TTL,
+        CreatedAt,
+        EpochSeconds,
+        JSONString,
+        Model,
+        OmitEmpty,
+        RFC3339Nano,
+        UpdatedAt,
+        Version,
+    )
 
     reserved = frozenset(dir(Model))
     taken: set[str] = set()
     markers_for: dict[str, list[tuple[object, str]]] = {a.attribute: [] for a in spec.attributes}
     for ix in spec.indexes:
-        proj = "" if ix.projection == "ALL" else f", projection={ix.projection!r}"
-        inc = f", include={ix.fields!r}" if ix.fields else ""
+        proj = "" if ix.projection == "ALL" else f", projection={_q(ix.projection)}"
+        inc = f", include=[{', '.join(map(_q, ix.fields))}]" if ix.fields else ""
         if ix.type == "LSI":
             assert ix.sort is not None  # the validator requires it
             markers_for[ix.sort.attribute].append(
-                (LSI(ix.name, projection=ix.projection, include=ix.fields), f"LSI({ix.name!r}{proj}{inc})")
+                (LSI(ix.name, projection=ix.projection, include=ix.fields), f"LSI({_q(ix.name)}{proj}{inc})")
             )
             continue
         markers_for[ix.partition.attribute].append(
-            (GSI(ix.name, "pk", projection=ix.projection, include=ix.fields), f"GSI({ix.name!r}{proj}{inc})")
+            (GSI(ix.name, "pk", projection=ix.projection, include=ix.fields), f"GSI({_q(ix.name)}{proj}{inc})")
         )
         if ix.sort is not None:
             markers_for[ix.sort.attribute].append(
                 (
                     GSI(ix.name, "sk", projection=ix.projection, include=ix.fields),
-                    f"GSI({ix.name!r}, 'sk'{proj}{inc})",
+                    f'GSI({_q(ix.name)}, "sk"{proj}{inc})',
                 )
             )
     drafts: list[_Draft] = []
@@ -665,14 +683,11 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
         elif a.type == "NULL":
             d.tp, d.tp_src = _NULL_TYPE, "None"
             marks.append((_NULL, "Null()"))
-        elif a.format in ("rfc3339nano", "rfc3339"):
+        elif a.format == "rfc3339nano":
             from datetime import datetime
 
             d.tp, d.tp_src = datetime, "datetime"
-            if a.format == "rfc3339nano":
-                nano = _optional_marker("RFC3339Nano")
-                if nano is not None:
-                    marks.append((nano, "RFC3339Nano"))
+            marks.append((RFC3339Nano, "RFC3339Nano"))
         elif a.format == "unix_seconds":
             if role == "ttl":
                 d.tp, d.tp_src = int, "int"
@@ -696,7 +711,7 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
         }.get(role)
         if role_marker is not None:
             marks.insert(0, role_marker)
-        marks.append((_stored(a.attribute), f"Stored({a.attribute!r})"))
+        marks.append((_stored(a.attribute), f"Stored({_q(a.attribute)})"))
         marks.extend(markers_for[a.attribute])
         if a.omit_empty:
             marks.append((OmitEmpty, "OmitEmpty"))
@@ -716,6 +731,11 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
         d.markers_src = [s for _, s in marks]
         drafts.append(d)
     return drafts
+
+
+def _q(text: str) -> str:
+    """`text` as a python string literal in double quotes (JSON's escapes are python's too)."""
+    return json.dumps(text)
 
 
 def _stored(name: str) -> object:
@@ -791,7 +811,7 @@ def model_from_dms(spec: ModelSpec | Document, name: str | None = None, *, modul
         spec.name,
         __base__=Model,
         __module__=module or __name__,
-        __cls_kwargs__={"table": spec.table},
+        __cls_kwargs__={"table": spec.table, "naming": spec.naming, "item_format": _ITEM_FORMAT},
         **fields,
     )
     return cls
@@ -802,13 +822,18 @@ def models_from_dms(document: Document, *, module: str | None = None) -> dict[st
     return {m.name: model_from_dms(m, module=module) for m in document.models}
 
 
+def _import_order(name: str) -> tuple[bool, str]:
+    return (not name.isupper(), name)
+
+
 def python_source(document: Document) -> str:
     """Python source defining the document's models (what `python -m aiotheory dms models` prints)."""
     needs: set[str] = set()
     names: set[str] = {"Annotated", "Model", "Stored"}
     classes: list[str] = []
     for spec in document.models:
-        lines = [f"class {spec.name}(Model, table={spec.table!r}):"]
+        naming = "" if spec.naming is None else f", naming={_q(spec.naming)}"
+        lines = [f"class {spec.name}(Model, table={_q(spec.table)}{naming}, item_format={_q(_ITEM_FORMAT)}):"]
         for d in _drafts(spec):
             for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d.tp_src):
                 if word in ("Decimal", "datetime", "Any"):
@@ -820,7 +845,7 @@ def python_source(document: Document) -> str:
             lines.append(f"    {d.name}: {annotation}{default}")
         classes.append("\n".join(lines))
     header = [
-        f'"""Models of the DMS document{f" {document.namespace!r}" if document.namespace else ""}.',
+        f'"""Models of the DMS document{f" {document.namespace}" if document.namespace else ""}.',
         "",
         "Generated by `python -m aiotheory dms models`; every field names its stored attribute.",
         '"""',
@@ -835,11 +860,12 @@ def python_source(document: Document) -> str:
     header.append("from typing import Annotated, Any" if "Any" in needs else "from typing import Annotated")
     header.append("")
     dms_names = sorted(n for n in names if n == "Null")
-    aio_names = sorted(names - set(dms_names) - {"Annotated"}, key=lambda n: (n.lower(), n))
+    # isort's order (ruff's default): CONSTANTS, then Classes.
+    aio_names = sorted(names - set(dms_names) - {"Annotated"}, key=_import_order)
     header.append(f"from aiotheory import {', '.join(aio_names)}")
     if dms_names:
         header.append("from aiotheory.dms import Null")
-    all_line = "__all__ = [" + ", ".join(repr(m.name) for m in document.models) + "]"
+    all_line = "__all__ = [" + ", ".join(_q(m.name) for m in document.models) + "]"
     return "\n".join([*header, "", all_line, "", "", "\n\n\n".join(classes)]) + "\n"
 
 
@@ -859,7 +885,7 @@ def describe(model: type[Model]) -> ModelSpec:
     Raises:
         ValidationError: a field has no DMS type (an untyped value or a custom Converter).
     """
-    from .model import TTL, CreatedAt, JSONString, UpdatedAt, Version, schema_of
+    from .model import TTL, CreatedAt, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
     from .model import PK as PK_
     from .model import SK as SK_
 
@@ -867,7 +893,8 @@ def describe(model: type[Model]) -> ModelSpec:
     role_names = {id(PK_): "pk", id(SK_): "sk", id(Version): "version", id(CreatedAt): "created_at"}
     role_names |= {id(UpdatedAt): "updated_at", id(TTL): "ttl"}
     encrypted_marker = _optional_marker("Encrypted")
-    nano_marker = _optional_marker("RFC3339Nano")
+    # TableTheory's item format stores every plain datetime as RFC3339Nano.
+    nano_default = getattr(model.__aiotheory__, "item_format", "aiotheory") == "tabletheory"
     attributes: list[AttributeSpec] = []
     for p in schema.plans:
         if p.ignore:
@@ -877,10 +904,11 @@ def describe(model: type[Model]) -> ModelSpec:
         roles = tuple(sorted(role_names[id(r)] for r in p.roles))
         typ, fmt = _dms_type(p.codec, p.annotation, metadata, where)
         is_json = any(m is JSONString for m in metadata)
-        if typ == "S" and fmt == "rfc3339" and nano_marker is not None and any(m is nano_marker for m in metadata):
-            fmt = "rfc3339nano"
-        if fmt == "epoch":
-            fmt = "unix_seconds"
+        if fmt == "rfc3339":
+            # aiotheory's own fixed-microsecond text has no DMS format: it is described as a plain S.
+            fmt = "rfc3339nano" if nano_default or any(m is RFC3339Nano for m in metadata) else ""
+        if fmt == "epoch" or (typ == "N" and "ttl" in roles):
+            fmt = "unix_seconds"  # TTL is whole epoch seconds, whether the field is an int or a datetime
         key = "pk" in roles or "sk" in roles
         required = key or p.info.is_required()
         attributes.append(
