@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import keyword
 import math
+import operator
 import re
 import types
 import typing
@@ -66,9 +67,21 @@ _NAMINGS: Final = ("camelCase", "snake_case")
 # DMS v0.1 "Attribute naming": the patterns a declared convention imposes; camelCase allows PK and SK.
 _CAMEL: Final = re.compile(r"[a-z][A-Za-z0-9]*|PK|SK")
 _SNAKE: Final = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+# `tags` is DMS's extension metadata: accepted and ignored.
 _ATTRIBUTE_KEYS: Final = frozenset(
-    ("attribute", "type", "format", "roles", "required", "optional", "omit_empty", "json", "binary")
-    + ("encryption", "tags")
+    (
+        "attribute",
+        "type",
+        "format",
+        "roles",
+        "required",
+        "optional",
+        "omit_empty",
+        "json",
+        "binary",
+        "encryption",
+        "tags",
+    )
 )
 
 
@@ -113,7 +126,7 @@ class IndexSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
-    """One model of a document: table, naming convention (None when not declared), keys, attributes, indexes."""
+    """One model of a document: table, keys, attributes, indexes; `naming` is None when not declared."""
 
     name: str
     table: str
@@ -174,12 +187,12 @@ def load(path: str | os.PathLike[str]) -> Document:
         raise ValidationError(f"{p}: {exc}") from None
 
 
-def loads(text: str | bytes, *, format: Literal["yaml", "json"] | None = None) -> Document:  # noqa: A002
+def loads(text: str | bytes, *, format: Literal["yaml", "json"] | None = None) -> Document:
     """Parse and validate a DMS document given as text; `format=None` reads text opening with `{` as JSON."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     if format is None:
-        format = "json" if text.lstrip().startswith("{") else "yaml"  # noqa: A001
+        format = "json" if text.lstrip().startswith("{") else "yaml"
     if format == "json":
         try:
             raw = json.loads(text)
@@ -284,7 +297,7 @@ def _key(value: object, where: str) -> KeySpec:
     typ = obj.get("type")
     if typ not in _KEY_TYPES:
         raise ValidationError(f"{where}: key type must be one of {', '.join(_KEY_TYPES)}, not {typ!r}")
-    return KeySpec(attribute, typ)  # type: ignore[arg-type]  # checked against _KEY_TYPES
+    return KeySpec(attribute, typ)
 
 
 def _model(value: object, where: str) -> ModelSpec:
@@ -304,7 +317,7 @@ def _model(value: object, where: str) -> ModelSpec:
                 raise ValidationError(
                     f"{where}: naming.convention must be camelCase or snake_case, not {convention!r}"
                 )
-            naming = convention  # type: ignore[assignment]  # checked against _NAMINGS
+            naming = convention
     keys = _mapping(obj.get("keys"), f"{where}: keys")
     if keys.get("partition") is None:
         raise ValidationError(f"{where}: missing keys.partition")
@@ -345,8 +358,10 @@ def _attribute(value: object, where: str) -> AttributeSpec:
         raise ValidationError(f"{where}: unknown type {typ!r} (one of {', '.join(_TYPES)})")
     fmt = obj.get("format") or ""
     if fmt not in _FORMATS:
-        raise ValidationError(f"{where}: unknown format {fmt!r} (one of {', '.join(f for f in _FORMATS if f)})")
-    if fmt and typ not in _FORMAT_TYPES[fmt]:  # type: ignore[index]  # checked against _FORMATS
+        raise ValidationError(
+            f"{where}: unknown format {fmt!r} (one of {', '.join(f for f in _FORMATS if f)})"
+        )
+    if fmt and typ not in _FORMAT_TYPES[fmt]:
         raise ValidationError(f"{where}: format {fmt} does not apply to type {typ}")
     roles_raw = obj.get("roles") or []
     if not isinstance(roles_raw, list) or not all(isinstance(r, str) for r in roles_raw):
@@ -365,8 +380,8 @@ def _attribute(value: object, where: str) -> AttributeSpec:
             raise ValidationError(f"{where}: role {r} needs type {' or '.join(allowed)}, not {typ}")
     spec = AttributeSpec(
         attribute=name,
-        type=typ,  # type: ignore[arg-type]  # checked against _TYPES
-        format=fmt,  # type: ignore[arg-type]  # checked against _FORMATS
+        type=typ,
+        format=fmt,
         roles=tuple(sorted(roles_raw)),
         required=_flag(obj, "required", where),
         optional=_flag(obj, "optional", where),
@@ -414,10 +429,10 @@ def _index(value: object, where: str) -> IndexSpec:
         raise ValidationError(f"{where}: projection.fields is only allowed with projection INCLUDE")
     return IndexSpec(
         name=name,
-        type=typ,  # type: ignore[arg-type]  # checked above
+        type=typ,
         partition=partition,
         sort=sort,
-        projection=projection,  # type: ignore[arg-type]  # checked against _PROJECTIONS
+        projection=projection,
         fields=tuple(fields),
     )
 
@@ -439,7 +454,9 @@ def _check_model(m: ModelSpec) -> None:
         if a is None:
             raise ValidationError(f"{where}: missing {what} attribute {key.attribute}")
         if a.type != key.type:
-            raise ValidationError(f"{where}: {what} {key.attribute} is type {key.type}, the attribute says {a.type}")
+            raise ValidationError(
+                f"{where}: {what} {key.attribute} is type {key.type}, the attribute says {a.type}"
+            )
         if a.encrypted:
             raise ValidationError(f"{where}: {what} {key.attribute} cannot be encrypted")
         return a
@@ -457,7 +474,9 @@ def _check_model(m: ModelSpec) -> None:
         if key_role is not None:
             other = [r for r in a.roles if r in _ROLES and r != key_role]
             if other:
-                raise ValidationError(f"{where}: key attribute {a.attribute} cannot also have role {other[0]}")
+                raise ValidationError(
+                    f"{where}: key attribute {a.attribute} cannot also have role {other[0]}"
+                )
             if a.omit_empty:
                 raise ValidationError(f"{where}: key attribute {a.attribute} cannot be omit_empty")
             if a.optional:
@@ -472,7 +491,9 @@ def _check_model(m: ModelSpec) -> None:
             if m.sort is None:
                 raise ValidationError(f"{iw}: an LSI needs a table with a sort key")
             if ix.partition != m.partition:
-                raise ValidationError(f"{iw}: an LSI's partition key must be the table's ({m.partition.attribute})")
+                raise ValidationError(
+                    f"{iw}: an LSI's partition key must be the table's ({m.partition.attribute})"
+                )
             if ix.sort is None:
                 raise ValidationError(f"{iw}: an LSI needs a sort key")
             if ix.sort.attribute in keys:
@@ -518,7 +539,11 @@ def _model_dict(m: ModelSpec) -> dict[str, object]:
     if m.indexes:
         indexes: list[dict[str, object]] = []
         for ix in m.indexes:
-            entry: dict[str, object] = {"name": ix.name, "type": ix.type, "partition": _key_dict(ix.partition)}
+            entry: dict[str, object] = {
+                "name": ix.name,
+                "type": ix.type,
+                "partition": _key_dict(ix.partition),
+            }
             if ix.sort is not None:
                 entry["sort"] = _key_dict(ix.sort)
             projection: dict[str, object] = {"type": ix.projection}
@@ -532,7 +557,7 @@ def _model_dict(m: ModelSpec) -> dict[str, object]:
 
 def export(
     *models: type[Model] | ModelSpec,
-    format: Literal["yaml", "json"] | None = None,  # noqa: A002
+    format: Literal["yaml", "json"] | None = None,
     namespace: str = "",
 ) -> str:
     """A DMS v0.1 document describing `models` (YAML when PyYAML is installed, else JSON, unless `format`).
@@ -548,9 +573,9 @@ def export(
         try:
             import yaml  # noqa: F401  # only asks whether PyYAML is there
         except ImportError:
-            format = "json"  # noqa: A001
+            format = "json"
         else:
-            format = "yaml"  # noqa: A001
+            format = "yaml"
     if format == "json":
         return json.dumps(data, indent=2) + "\n"
     dumped: str = _yaml().safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
@@ -576,7 +601,9 @@ def _optional_marker(name: str) -> object | None:
 def _needs(feature: str, marker: str, where: str) -> object:
     found = _optional_marker(marker)
     if found is None:
-        raise ValidationError(f"{where}: {feature} needs aiotheory.{marker}, which this aiotheory does not have")
+        raise ValidationError(
+            f"{where}: {feature} needs aiotheory.{marker}, which this aiotheory does not have"
+        )
     return found
 
 
@@ -657,7 +684,10 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
             )
             continue
         markers_for[ix.partition.attribute].append(
-            (GSI(ix.name, "pk", projection=ix.projection, include=ix.fields), f"GSI({_q(ix.name)}{proj}{inc})")
+            (
+                GSI(ix.name, "pk", projection=ix.projection, include=ix.fields),
+                f"GSI({_q(ix.name)}{proj}{inc})",
+            )
         )
         if ix.sort is not None:
             markers_for[ix.sort.attribute].append(
@@ -717,7 +747,7 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
             marks.append((OmitEmpty, "OmitEmpty"))
         if a.encrypted:
             marks.append((_needs("encryption", "Encrypted", where), "Encrypted"))
-        # Presence: keys and required attributes have no default; the version starts at 0; the rest may be absent.
+        # Keys and required attributes have no default; the version starts at 0; the rest may be absent.
         if role in ("pk", "sk") or (a.required and role not in ("version", "created_at", "updated_at")):
             pass
         elif role == "version":
@@ -781,7 +811,9 @@ class Null:
 _NULL: Final = Null()
 
 
-def model_from_dms(spec: ModelSpec | Document, name: str | None = None, *, module: str | None = None) -> type[Model]:
+def model_from_dms(
+    spec: ModelSpec | Document, name: str | None = None, *, module: str | None = None
+) -> type[Model]:
     """The aiotheory Model class a DMS model describes; every field carries its explicit `Stored` name.
 
     Give a ModelSpec, or a Document and the model's `name` (optional when the document has one model).
@@ -793,7 +825,9 @@ def model_from_dms(spec: ModelSpec | Document, name: str | None = None, *, modul
     if isinstance(spec, Document):
         if name is None:
             if len(spec.models) != 1:
-                raise ValidationError("model_from_dms(document) needs a name: the document has several models")
+                raise ValidationError(
+                    "model_from_dms(document) needs a name: the document has several models"
+                )
             spec = spec.models[0]
         else:
             spec = spec.model(name)
@@ -805,9 +839,10 @@ def model_from_dms(spec: ModelSpec | Document, name: str | None = None, *, modul
 
     fields: dict[str, Any] = {}
     for d in _drafts(spec):
-        annotation = Annotated[(d.tp, *d.markers)]  # type: ignore[valid-type]  # built at run time
+        # Annotated[tp, *markers] built at run time; a checker cannot follow a computed annotation.
+        annotation = operator.getitem(Annotated, (d.tp, *d.markers))
         fields[d.name] = (annotation, d.default)
-    cls: type[Model] = create_model(  # type: ignore[call-overload]  # the table kwarg reaches our metaclass
+    cls: type[Model] = create_model(
         spec.name,
         __base__=Model,
         __module__=module or __name__,
@@ -885,9 +920,9 @@ def describe(model: type[Model]) -> ModelSpec:
     Raises:
         ValidationError: a field has no DMS type (an untyped value or a custom Converter).
     """
-    from .model import TTL, CreatedAt, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
     from .model import PK as PK_
     from .model import SK as SK_
+    from .model import TTL, CreatedAt, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
 
     schema: TableSchema[Any] = schema_of(model)
     role_names = {id(PK_): "pk", id(SK_): "sk", id(Version): "version", id(CreatedAt): "created_at"}
@@ -967,9 +1002,9 @@ def _dms_type(codec: Any, annotation: object, metadata: list[Any], where: str) -
     head = label.split(" ", 1)[0]
     if head in _TYPES:
         fmt = ""
-        if head == "N" and codec.py is int:
-            fmt = "int"
-        elif head == "NS" and typing.get_args(_without_none(annotation)) == (int,):
+        if (head == "N" and codec.py is int) or (
+            head == "NS" and typing.get_args(_without_none(annotation)) == (int,)
+        ):
             fmt = "int"
         return head, fmt  # type: ignore[return-value]  # checked against _TYPES
     if label == "converted" and any(isinstance(m, Null) for m in metadata):
@@ -1026,10 +1061,8 @@ def diff(
             out.append(f"{what}: {_key_text(g)}, the DMS says {_key_text(w)}")
     have = {a.attribute: a for a in got.attributes}
     need = {a.attribute: a for a in want.attributes}
-    for name in need.keys() - have.keys():
-        out.append(f"attribute {name!r}: only in the DMS")
-    for name in have.keys() - need.keys():
-        out.append(f"attribute {name!r}: only in the model")
+    out.extend(f"attribute {name!r}: only in the DMS" for name in sorted(need.keys() - have.keys()))
+    out.extend(f"attribute {name!r}: only in the model" for name in sorted(have.keys() - need.keys()))
     for name in sorted(have.keys() & need.keys()):
         g_a, w_a = have[name], need[name]
         pairs: list[tuple[str, object, object]] = [
@@ -1046,18 +1079,16 @@ def diff(
                 out.append(f"attribute {name!r} {prop}: {gv!r}, the DMS says {wv!r}")
     g_ix = {ix.name: ix for ix in got.indexes}
     w_ix = {ix.name: ix for ix in want.indexes}
-    for name in sorted(w_ix.keys() - g_ix.keys()):
-        out.append(f"index {name!r}: only in the DMS")
-    for name in sorted(g_ix.keys() - w_ix.keys()):
-        out.append(f"index {name!r}: only in the model")
+    out.extend(f"index {name!r}: only in the DMS" for name in sorted(w_ix.keys() - g_ix.keys()))
+    out.extend(f"index {name!r}: only in the model" for name in sorted(g_ix.keys() - w_ix.keys()))
     for name in sorted(g_ix.keys() & w_ix.keys()):
-        g, w = g_ix[name], w_ix[name]
+        gi, wi = g_ix[name], w_ix[name]
         for prop, gv, wv in (
-            ("type", g.type, w.type),
-            ("partition key", _key_text(g.partition), _key_text(w.partition)),
-            ("sort key", _key_text(g.sort), _key_text(w.sort)),
-            ("projection", g.projection, w.projection),
-            ("projected fields", sorted(g.fields), sorted(w.fields)),
+            ("type", gi.type, wi.type),
+            ("partition key", _key_text(gi.partition), _key_text(wi.partition)),
+            ("sort key", _key_text(gi.sort), _key_text(wi.sort)),
+            ("projection", gi.projection, wi.projection),
+            ("projected fields", sorted(gi.fields), sorted(wi.fields)),
         ):
             if gv != wv:
                 out.append(f"index {name!r} {prop}: {gv}, the DMS says {wv}")
@@ -1071,7 +1102,7 @@ def _key_text(k: KeySpec | None) -> str:
 def assert_equivalent(
     model: type[Model] | ModelSpec, expected: ModelSpec | Document, *, ignore_table: bool = False
 ) -> None:
-    """Raise DmsMismatch listing every difference unless `model` is equivalent to the DMS model (see `diff`)."""
+    """Raise DmsMismatch listing every difference unless `model` is equivalent to `expected` (see `diff`)."""
     differences = diff(model, expected, ignore_table=ignore_table)
     if differences:
         name = model.name if isinstance(model, ModelSpec) else model.__name__

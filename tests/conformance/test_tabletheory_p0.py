@@ -27,6 +27,7 @@ _DOCUMENTS = [dms.load(_DATA / name) for name in ("user.yml", "order.yml")]
 _SPECS = {spec.name: spec for doc in _DOCUMENTS for spec in doc.models}
 _MODELS = {name: dms.model_from_dms(spec, module=__name__) for name, spec in _SPECS.items()}
 _SCENARIOS = sorted(_DATA.glob("[0-9][0-9]-*.yml"))
+_SCENARIO_DATA = {p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in _SCENARIOS}
 
 #: TT's error codes (the runner's `ErrorCode`) for the errors aiotheory raises.
 _ERROR_CODES: dict[type[AiotheoryError], str] = {
@@ -181,7 +182,7 @@ def _scenario_params() -> list[Any]:
 async def test_tabletheory_p0_scenario_passes_when_run_through_the_public_api(
     db: DB, make_table: Any, path: Path
 ) -> None:
-    scenario = yaml.safe_load(path.read_text(encoding="utf-8"))
+    scenario = _SCENARIO_DATA[path.name]
     assert scenario["dms_version"] == dms.VERSION
     spec = _SPECS[scenario["model"]]
     assert scenario.get("table", {}).get("name", spec.table) == spec.table
