@@ -8,16 +8,28 @@ pydantic and the model machinery load only when models are built or described. N
 from __future__ import annotations
 
 import json
-import keyword
 import math
-import operator
-import re
-import types
-import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ._dms_spec import CAMEL as _CAMEL
+from ._dms_spec import ROLES as _ROLES
+from ._dms_spec import SNAKE as _SNAKE
+from ._dms_spec import TYPES as _TYPES
+from ._dms_spec import (
+    VERSION,
+    AttributeSpec,
+    AttributeType,
+    Document,
+    IndexSpec,
+    IndexType,
+    KeySpec,
+    KeyType,
+    ModelSpec,
+    Naming,
+    Null,
+    ProjectionType,
+)
 from .errors import DmsMismatch, MissingExtra, ValidationError
 
 if TYPE_CHECKING:
@@ -25,15 +37,20 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .model import Model
-    from .schema import TableSchema
 
 __all__ = [
+    "VERSION",
     "AttributeSpec",
+    "AttributeType",
     "Document",
     "IndexSpec",
+    "IndexType",
     "KeySpec",
+    "KeyType",
     "ModelSpec",
+    "Naming",
     "Null",
+    "ProjectionType",
     "assert_equivalent",
     "describe",
     "diff",
@@ -47,26 +64,13 @@ __all__ = [
     "python_source",
 ]
 
-KeyType = Literal["S", "N", "B"]
-AttributeType = Literal["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"]
-IndexType = Literal["GSI", "LSI"]
-ProjectionType = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
-Naming = Literal["camelCase", "snake_case"]
-
-#: The one DMS version this module reads and writes.
-VERSION: Final = "0.1"
 _KEY_TYPES: Final = ("S", "N", "B")
-_TYPES: Final = ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
 #: The formats DMS v0.1 names ("" for none).
 _FORMATS: Final = ("", "rfc3339nano", "unix_seconds", "int")
 _FORMAT_TYPES: Final = {"rfc3339nano": ("S",), "unix_seconds": ("N",), "int": ("N", "NS")}
-_ROLES: Final = ("pk", "sk", "created_at", "updated_at", "version", "ttl")
 _ROLE_TYPES: Final = {"created_at": ("S",), "updated_at": ("S",), "version": ("N",), "ttl": ("N",)}
 _PROJECTIONS: Final = ("ALL", "KEYS_ONLY", "INCLUDE")
 _NAMINGS: Final = ("camelCase", "snake_case")
-# DMS v0.1 "Attribute naming": the patterns a declared convention imposes; camelCase allows PK and SK.
-_CAMEL: Final = re.compile(r"[a-z][A-Za-z0-9]*|PK|SK")
-_SNAKE: Final = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 # `tags` is DMS's extension metadata: accepted and ignored.
 _ATTRIBUTE_KEYS: Final = frozenset(
     (
@@ -83,90 +87,6 @@ _ATTRIBUTE_KEYS: Final = frozenset(
         "tags",
     )
 )
-
-
-# ------------------------------------------------------------------------------------------ the description
-
-
-@dataclass(frozen=True, slots=True)
-class KeySpec:
-    """A key attribute of a table or index: its stored name and scalar type."""
-
-    attribute: str
-    type: KeyType
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttributeSpec:
-    """One stored attribute as the document declares it; `encrypted` is "the `encryption` object is set"."""
-
-    attribute: str
-    type: AttributeType
-    format: str = ""
-    roles: tuple[str, ...] = ()
-    required: bool = False
-    optional: bool = False
-    omit_empty: bool = False
-    encrypted: bool = False
-    json: bool = False
-    binary: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IndexSpec:
-    """A secondary index; `fields` are the stored names projected with projection INCLUDE."""
-
-    name: str
-    type: IndexType
-    partition: KeySpec
-    sort: KeySpec | None = None
-    projection: ProjectionType = "ALL"
-    fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelSpec:
-    """One model of a document: table, keys, attributes, indexes; `naming` is None when not declared."""
-
-    name: str
-    table: str
-    naming: Naming | None
-    partition: KeySpec
-    sort: KeySpec | None
-    attributes: tuple[AttributeSpec, ...]
-    indexes: tuple[IndexSpec, ...] = ()
-
-    def attribute(self, name: str) -> AttributeSpec:
-        """The attribute stored as `name`; KeyError when the model declares none."""
-        for a in self.attributes:
-            if a.attribute == name:
-                return a
-        raise KeyError(name)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Document:
-    """A validated DMS document: its version, namespace ("" when absent) and models, in document order."""
-
-    dms_version: str
-    namespace: str
-    models: tuple[ModelSpec, ...]
-
-    def model(self, name: str) -> ModelSpec:
-        """The model named `name`; ValidationError naming the models there are otherwise."""
-        for m in self.models:
-            if m.name == name:
-                return m
-        names = ", ".join(m.name for m in self.models)
-        raise ValidationError(f"the DMS document has no model {name!r} (it has {names})")
-
-    def to_dict(self) -> dict[str, object]:
-        """The document as the JSON object DMS v0.1 describes (what `export` writes)."""
-        out: dict[str, object] = {"dms_version": self.dms_version}
-        if self.namespace:
-            out["namespace"] = self.namespace
-        out["models"] = [_model_dict(m) for m in self.models]
-        return out
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -509,52 +429,6 @@ def _check_model(m: ModelSpec) -> None:
 # ------------------------------------------------------------------------------------------ writing
 
 
-def _key_dict(k: KeySpec) -> dict[str, object]:
-    return {"attribute": k.attribute, "type": k.type}
-
-
-def _attribute_dict(a: AttributeSpec) -> dict[str, object]:
-    out: dict[str, object] = {"attribute": a.attribute, "type": a.type}
-    if a.format:
-        out["format"] = a.format
-    if a.roles:
-        out["roles"] = list(a.roles)
-    for flag in ("required", "optional", "omit_empty", "json", "binary"):
-        if getattr(a, flag):
-            out[flag] = True
-    if a.encrypted:
-        out["encryption"] = {"v": 1}
-    return out
-
-
-def _model_dict(m: ModelSpec) -> dict[str, object]:
-    out: dict[str, object] = {"name": m.name, "table": {"name": m.table}}
-    if m.naming is not None:
-        out["naming"] = {"convention": m.naming}
-    keys: dict[str, object] = {"partition": _key_dict(m.partition)}
-    if m.sort is not None:
-        keys["sort"] = _key_dict(m.sort)
-    out["keys"] = keys
-    out["attributes"] = [_attribute_dict(a) for a in m.attributes]
-    if m.indexes:
-        indexes: list[dict[str, object]] = []
-        for ix in m.indexes:
-            entry: dict[str, object] = {
-                "name": ix.name,
-                "type": ix.type,
-                "partition": _key_dict(ix.partition),
-            }
-            if ix.sort is not None:
-                entry["sort"] = _key_dict(ix.sort)
-            projection: dict[str, object] = {"type": ix.projection}
-            if ix.fields:
-                projection["fields"] = list(ix.fields)
-            entry["projection"] = projection
-            indexes.append(entry)
-        out["indexes"] = indexes
-    return out
-
-
 def export(
     *models: type[Model] | ModelSpec,
     format: Literal["yaml", "json"] | None = None,
@@ -582,233 +456,8 @@ def export(
     return dumped
 
 
-# ------------------------------------------------------------------------------------------ DMS -> python
-
-
-# The one place that names the markers DMS features need beyond the core ones: `Encrypted` (field
-# encryption) is looked up by name, so this module works before encryption exists and says so when a
-# document asks for it. Every DMS model is built with item_format="tabletheory" (TableTheory's NULLs and
-# RFC3339Nano) and the document's naming convention.
-_ITEM_FORMAT: Final = "tabletheory"
-
-
-def _optional_marker(name: str) -> object | None:
-    from . import model
-
-    return getattr(model, name, None)
-
-
-def _needs(feature: str, marker: str, where: str) -> object:
-    found = _optional_marker(marker)
-    if found is None:
-        raise ValidationError(
-            f"{where}: {feature} needs aiotheory.{marker}, which this aiotheory does not have"
-        )
-    return found
-
-
-class _Draft:
-    """One field to build: its python name, annotation and default, as objects and as source text."""
-
-    __slots__ = ("default", "default_src", "markers", "markers_src", "name", "tp", "tp_src")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tp: object = object
-        self.tp_src = "object"
-        self.markers: list[object] = []
-        self.markers_src: list[str] = []
-        self.default: object = ...
-        self.default_src = ""
-
-
-def _field_name(attribute: str, taken: set[str], reserved: frozenset[str]) -> str:
-    """A python field name for a stored attribute: snake_case, an identifier, free, and no BaseModel name."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", attribute)
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
-    text = re.sub(r"\W", "_", text).lower().strip("_") or "field"
-    if text[0].isdigit():
-        text = f"f_{text}"
-    if keyword.iskeyword(text) or text in reserved or text.startswith("model_"):
-        text += "_"
-    name = text
-    n = 2
-    while name in taken:
-        name = f"{text}_{n}"
-        n += 1
-    taken.add(name)
-    return name
-
-
-_SCALAR_TYPES: Final[dict[str, tuple[str, str]]] = {
-    # DMS type -> (python type source, the module it needs: "" none, else "datetime" / "decimal" / "typing")
-    "S": ("str", ""),
-    "N": ("Decimal", "decimal"),
-    "B": ("bytes", ""),
-    "BOOL": ("bool", ""),
-    "SS": ("set[str]", ""),
-    "NS": ("set[Decimal]", "decimal"),
-    "BS": ("set[bytes]", ""),
-    "L": ("list[Any]", "typing"),
-    "M": ("dict[str, Any]", "typing"),
-}
-
-
-def _drafts(spec: ModelSpec) -> list[_Draft]:
-    from .model import (
-        GSI,
-        LSI,
-        PK,
-        SK,
-        TTL,
-        CreatedAt,
-        EpochSeconds,
-        JSONString,
-        Model,
-        OmitEmpty,
-        RFC3339Nano,
-        UpdatedAt,
-        Version,
-    )
-
-    reserved = frozenset(dir(Model))
-    taken: set[str] = set()
-    markers_for: dict[str, list[tuple[object, str]]] = {a.attribute: [] for a in spec.attributes}
-    for ix in spec.indexes:
-        proj = "" if ix.projection == "ALL" else f", projection={_q(ix.projection)}"
-        inc = f", include=[{', '.join(map(_q, ix.fields))}]" if ix.fields else ""
-        if ix.type == "LSI":
-            assert ix.sort is not None  # the validator requires it
-            markers_for[ix.sort.attribute].append(
-                (LSI(ix.name, projection=ix.projection, include=ix.fields), f"LSI({_q(ix.name)}{proj}{inc})")
-            )
-            continue
-        markers_for[ix.partition.attribute].append(
-            (
-                GSI(ix.name, "pk", projection=ix.projection, include=ix.fields),
-                f"GSI({_q(ix.name)}{proj}{inc})",
-            )
-        )
-        if ix.sort is not None:
-            markers_for[ix.sort.attribute].append(
-                (
-                    GSI(ix.name, "sk", projection=ix.projection, include=ix.fields),
-                    f'GSI({_q(ix.name)}, "sk"{proj}{inc})',
-                )
-            )
-    drafts: list[_Draft] = []
-    for a in spec.attributes:
-        where = f"model {spec.name}: attribute {a.attribute}"
-        d = _Draft(_field_name(a.attribute, taken, reserved))
-        role = next((r for r in a.roles if r in _ROLES), "")
-        if a.attribute == spec.partition.attribute:
-            role = "pk"
-        elif spec.sort is not None and a.attribute == spec.sort.attribute:
-            role = "sk"
-        marks: list[tuple[object, str]] = []
-        # The python type: the DMS type, refined by format and role.
-        if a.json:
-            d.tp, d.tp_src = object, "object"
-            marks.append((JSONString, "JSONString"))
-        elif a.type == "NULL":
-            d.tp, d.tp_src = _NULL_TYPE, "None"
-            marks.append((_NULL, "Null()"))
-        elif a.format == "rfc3339nano":
-            from datetime import datetime
-
-            d.tp, d.tp_src = datetime, "datetime"
-            marks.append((RFC3339Nano, "RFC3339Nano"))
-        elif a.format == "unix_seconds":
-            if role == "ttl":
-                d.tp, d.tp_src = int, "int"
-            else:
-                from datetime import datetime
-
-                d.tp, d.tp_src = datetime, "datetime"
-                marks.append((EpochSeconds, "EpochSeconds"))
-        elif a.format == "int":
-            d.tp, d.tp_src = (int, "int") if a.type == "N" else (set[int], "set[int]")
-        else:
-            src = _SCALAR_TYPES[a.type][0]
-            d.tp, d.tp_src = _python_type(a.type), src
-        role_marker = {
-            "pk": (PK, "PK"),
-            "sk": (SK, "SK"),
-            "version": (Version, "Version"),
-            "created_at": (CreatedAt, "CreatedAt"),
-            "updated_at": (UpdatedAt, "UpdatedAt"),
-            "ttl": (TTL, "TTL"),
-        }.get(role)
-        if role_marker is not None:
-            marks.insert(0, role_marker)
-        marks.append((_stored(a.attribute), f"Stored({_q(a.attribute)})"))
-        marks.extend(markers_for[a.attribute])
-        if a.omit_empty:
-            marks.append((OmitEmpty, "OmitEmpty"))
-        if a.encrypted:
-            marks.append((_needs("encryption", "Encrypted", where), "Encrypted"))
-        # Keys and required attributes have no default; the version starts at 0; the rest may be absent.
-        if role in ("pk", "sk") or (a.required and role not in ("version", "created_at", "updated_at")):
-            pass
-        elif role == "version":
-            d.default, d.default_src = 0, "0"
-        else:
-            if a.type != "NULL":
-                d.tp_src = f"{d.tp_src} | None"
-                d.tp = d.tp | None  # type: ignore[operator]  # a runtime union of a type and None
-            d.default, d.default_src = None, "None"
-        d.markers = [m for m, _ in marks]
-        d.markers_src = [s for _, s in marks]
-        drafts.append(d)
-    return drafts
-
-
-def _q(text: str) -> str:
-    """`text` as a python string literal in double quotes (JSON's escapes are python's too)."""
-    return json.dumps(text)
-
-
-def _stored(name: str) -> object:
-    from .model import Stored
-
-    return Stored(name)
-
-
-def _python_type(dms_type: str) -> object:
-    from decimal import Decimal
-
-    return {
-        "S": str,
-        "N": Decimal,
-        "B": bytes,
-        "BOOL": bool,
-        "SS": set[str],
-        "NS": set[Decimal],
-        "BS": set[bytes],
-        "L": list[Any],
-        "M": dict[str, Any],
-    }[dms_type]
-
-
-_NULL_TYPE: Final = type(None)
-
-
-class Null:
-    """The codec of a DMS `NULL` attribute: its only value is None, stored as `{"NULL": true}`."""
-
-    __slots__ = ()
-
-    def to_dynamo(self, value: object, /) -> dict[str, bool]:
-        return {"NULL": True}
-
-    def from_dynamo(self, av: object, /) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return "Null()"
-
-
-_NULL: Final = Null()
+# ------------------------------------------------------------------------------------------ DMS <-> python
+# The work lives in `_dms_models`, imported on first call: reading a document needs no pydantic.
 
 
 def model_from_dms(
@@ -817,101 +466,36 @@ def model_from_dms(
     """The aiotheory Model class a DMS model describes; every field carries its explicit `Stored` name.
 
     Give a ModelSpec, or a Document and the model's `name` (optional when the document has one model).
-    `module` becomes the class's `__module__` (default: `aiotheory.dms`).
+    `module` becomes the class's `__module__` (default: `aiotheory.dms`). Built with
+    `item_format="tabletheory"` and the document's naming convention.
 
     Raises:
         ValidationError: the model needs a feature this aiotheory lacks (the message names it).
     """
-    if isinstance(spec, Document):
-        if name is None:
-            if len(spec.models) != 1:
-                raise ValidationError(
-                    "model_from_dms(document) needs a name: the document has several models"
-                )
-            spec = spec.models[0]
-        else:
-            spec = spec.model(name)
-    from typing import Annotated
+    from ._dms_models import build_model
 
-    from pydantic import create_model
-
-    from .model import Model
-
-    fields: dict[str, Any] = {}
-    for d in _drafts(spec):
-        # Annotated[tp, *markers] built at run time; a checker cannot follow a computed annotation.
-        annotation = operator.getitem(Annotated, (d.tp, *d.markers))
-        fields[d.name] = (annotation, d.default)
-    cls: type[Model] = create_model(
-        spec.name,
-        __base__=Model,
-        __module__=module or __name__,
-        __cls_kwargs__={"table": spec.table, "naming": spec.naming, "item_format": _ITEM_FORMAT},
-        **fields,
-    )
-    return cls
+    return build_model(spec, name, module=module)
 
 
 def models_from_dms(document: Document, *, module: str | None = None) -> dict[str, type[Model]]:
     """A Model class per model of `document`, by model name, in document order."""
-    return {m.name: model_from_dms(m, module=module) for m in document.models}
+    from ._dms_models import build_models
 
-
-def _import_order(name: str) -> tuple[bool, str]:
-    return (not name.isupper(), name)
+    return build_models(document, module=module)
 
 
 def python_source(document: Document) -> str:
     """Python source defining the document's models (what `python -m aiotheory dms models` prints)."""
-    needs: set[str] = set()
-    names: set[str] = {"Annotated", "Model", "Stored"}
-    classes: list[str] = []
-    for spec in document.models:
-        naming = "" if spec.naming is None else f", naming={_q(spec.naming)}"
-        lines = [f"class {spec.name}(Model, table={_q(spec.table)}{naming}, item_format={_q(_ITEM_FORMAT)}):"]
-        for d in _drafts(spec):
-            for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d.tp_src):
-                if word in ("Decimal", "datetime", "Any"):
-                    needs.add(word)
-            for src in d.markers_src:
-                names.add(src.partition("(")[0])
-            annotation = f"Annotated[{', '.join([d.tp_src, *d.markers_src])}]"
-            default = f" = {d.default_src}" if d.default_src else ""
-            lines.append(f"    {d.name}: {annotation}{default}")
-        classes.append("\n".join(lines))
-    header = [
-        f'"""Models of the DMS document{f" {document.namespace}" if document.namespace else ""}.',
-        "",
-        "Generated by `python -m aiotheory dms models`; every field names its stored attribute.",
-        '"""',
-        "",
-        "from __future__ import annotations",
-        "",
-    ]
-    if "datetime" in needs:
-        header.append("from datetime import datetime")
-    if "Decimal" in needs:
-        header.append("from decimal import Decimal")
-    header.append("from typing import Annotated, Any" if "Any" in needs else "from typing import Annotated")
-    header.append("")
-    dms_names = sorted(n for n in names if n == "Null")
-    # isort's order (ruff's default): CONSTANTS, then Classes.
-    aio_names = sorted(names - set(dms_names) - {"Annotated"}, key=_import_order)
-    header.append(f"from aiotheory import {', '.join(aio_names)}")
-    if dms_names:
-        header.append("from aiotheory.dms import Null")
-    all_line = "__all__ = [" + ", ".join(_q(m.name) for m in document.models) + "]"
-    return "\n".join([*header, "", all_line, "", "", "\n\n\n".join(classes)]) + "\n"
+    from ._dms_models import source_of
 
-
-# ------------------------------------------------------------------------------------------ python -> DMS
+    return source_of(document)
 
 
 def field_names(model: type[Model]) -> dict[str, str]:
     """Stored attribute name -> field name, for every stored field of a table model."""
-    from .model import schema_of
+    from ._dms_models import field_names_of
 
-    return {p.stored: p.name for p in schema_of(model).plans if not p.ignore}
+    return field_names_of(model)
 
 
 def describe(model: type[Model]) -> ModelSpec:
@@ -920,104 +504,9 @@ def describe(model: type[Model]) -> ModelSpec:
     Raises:
         ValidationError: a field has no DMS type (an untyped value or a custom Converter).
     """
-    from .model import PK as PK_
-    from .model import SK as SK_
-    from .model import TTL, CreatedAt, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
+    from ._dms_models import describe_model
 
-    schema: TableSchema[Any] = schema_of(model)
-    role_names = {id(PK_): "pk", id(SK_): "sk", id(Version): "version", id(CreatedAt): "created_at"}
-    role_names |= {id(UpdatedAt): "updated_at", id(TTL): "ttl"}
-    encrypted_marker = _optional_marker("Encrypted")
-    # TableTheory's item format stores every plain datetime as RFC3339Nano.
-    nano_default = getattr(model.__aiotheory__, "item_format", "aiotheory") == "tabletheory"
-    attributes: list[AttributeSpec] = []
-    for p in schema.plans:
-        if p.ignore:
-            continue
-        where = f"{model.__name__}.{p.name}"
-        metadata = p.info.metadata
-        roles = tuple(sorted(role_names[id(r)] for r in p.roles))
-        typ, fmt = _dms_type(p.codec, p.annotation, metadata, where)
-        is_json = any(m is JSONString for m in metadata)
-        if fmt == "rfc3339":
-            # aiotheory's own fixed-microsecond text has no DMS format: it is described as a plain S.
-            fmt = "rfc3339nano" if nano_default or any(m is RFC3339Nano for m in metadata) else ""
-        if fmt == "epoch" or (typ == "N" and "ttl" in roles):
-            fmt = "unix_seconds"  # TTL is whole epoch seconds, whether the field is an int or a datetime
-        key = "pk" in roles or "sk" in roles
-        required = key or p.info.is_required()
-        attributes.append(
-            AttributeSpec(
-                attribute=p.stored,
-                type=typ,
-                format=fmt,
-                roles=roles,
-                required=required,
-                optional=not required and not (set(roles) & {"version", "created_at", "updated_at"}),
-                omit_empty=p.omit_empty,
-                encrypted=encrypted_marker is not None and any(m is encrypted_marker for m in metadata),
-                json=is_json,
-                binary=False,
-            )
-        )
-    indexes = tuple(
-        IndexSpec(
-            name=ix.name,
-            type=ix.kind,
-            partition=KeySpec(ix.pk.stored, ix.pk.type),
-            sort=None if ix.sk is None else KeySpec(ix.sk.stored, ix.sk.type),
-            projection=ix.projection,
-            fields=ix.include,
-        )
-        for ix in schema.indexes
-    )
-    names = [a.attribute for a in attributes]
-    naming: Naming | None = None
-    if all(_CAMEL.fullmatch(n) for n in names):
-        naming = "camelCase"
-    elif all(_SNAKE.fullmatch(n) for n in names):
-        naming = "snake_case"
-    return ModelSpec(
-        name=model.__name__,
-        table=schema.table,
-        naming=naming,
-        partition=KeySpec(schema.pk.stored, schema.pk.type),
-        sort=None if schema.sk is None else KeySpec(schema.sk.stored, schema.sk.type),
-        attributes=tuple(attributes),
-        indexes=indexes,
-    )
-
-
-def _dms_type(codec: Any, annotation: object, metadata: list[Any], where: str) -> tuple[AttributeType, str]:
-    """(DMS type, format) of a field from its codec's label; "epoch" stands for unix_seconds."""
-    from .codec._types import JSON
-
-    label: str = codec.label
-    if codec is JSON:
-        return "S", ""
-    if label.startswith("S (RFC 3339"):
-        return "S", "rfc3339"
-    if label.startswith("N (epoch seconds"):
-        return "N", "epoch"
-    head = label.split(" ", 1)[0]
-    if head in _TYPES:
-        fmt = ""
-        if (head == "N" and codec.py is int) or (
-            head == "NS" and typing.get_args(_without_none(annotation)) == (int,)
-        ):
-            fmt = "int"
-        return head, fmt  # type: ignore[return-value]  # checked against _TYPES
-    if label == "converted" and any(isinstance(m, Null) for m in metadata):
-        return "NULL", ""
-    raise ValidationError(f"{where}: a {label} value has no DMS type (give the field a typed annotation)")
-
-
-def _without_none(annotation: object) -> object:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(annotation) if a is not _NULL_TYPE]
-        if len(rest) == 1:
-            return rest[0]
-    return annotation
+    return describe_model(model)
 
 
 # ------------------------------------------------------------------------------------------ equivalence
