@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from .errors import CredentialsError as CredentialsError
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
+    from .errors import DecryptionFailed as DecryptionFailed
     from .errors import DmsMismatch as DmsMismatch
+    from .errors import EncryptionNotConfigured as EncryptionNotConfigured
     from .errors import ExpiredToken as ExpiredToken
     from .errors import IdempotencyError as IdempotencyError
     from .errors import IdempotencyInProgress as IdempotencyInProgress
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from .model import TTL as TTL
     from .model import Converter as Converter
     from .model import CreatedAt as CreatedAt
+    from .model import Encrypted as Encrypted
     from .model import EpochSeconds as EpochSeconds
     from .model import Ignore as Ignore
     from .model import JSONString as JSONString
@@ -107,7 +110,10 @@ __all__ = [
     "DB",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
     "DmsMismatch",
+    "Encrypted",
+    "EncryptionNotConfigured",
     "EpochSeconds",
     "ExpiredToken",
     "F",
@@ -176,7 +182,9 @@ _ERRORS: Final = (
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
     "DmsMismatch",
+    "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",
     "IdempotencyInProgress",
@@ -206,6 +214,7 @@ _MODEL: Final = (
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "Ignore",
     "JSONString",

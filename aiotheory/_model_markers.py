@@ -19,6 +19,7 @@ __all__ = [
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "Ignore",
     "JSONString",
@@ -71,6 +72,9 @@ Ignore: Final = _Marker("Ignore")
 #: list, dict or set, 0 (int, float, Decimal), False, and the zero time (`datetime.min`, Go's zero
 #: `time.Time`), the way TableTheory's `omitempty` reads them.
 OmitEmpty: Final = _Marker("OmitEmpty")
+#: The attribute is stored as a KMS envelope (TableTheory's `encrypted` tag): see docs/encryption.md.
+#: It cannot be a key, an index key, a special field, or appear in a condition, filter or key condition.
+Encrypted: Final = _Marker("Encrypted")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from ._requester import Requester
     from ._types import Item, Payload
+    from .schema import TableSchema
 
 __all__ = ["ParallelScan", "ScanStream"]
 
@@ -77,6 +78,7 @@ class ParallelScan(Generic[M]):
         "_payload",
         "_receive",
         "_requester",
+        "_sealed",
         "_segments",
         "_sends",
     )
@@ -91,7 +93,9 @@ class ParallelScan(Generic[M]):
         limit: int | None,
         segments: int,
         concurrency: int,
+        sealed: TableSchema[Any] | None = None,
     ) -> None:
+        self._sealed = sealed  # the schema when its Encrypted attributes must be opened, else None
         self._requester = requester
         self._payload = payload
         self._decode = decode
@@ -152,6 +156,8 @@ class ParallelScan(Generic[M]):
                 reply = await requester.send("Scan", request)
             raws = reply.get("Items")
             if raws:
+                if self._sealed is not None:
+                    await requester.open(self._sealed, raws, base["TableName"])
                 await send.send([decode(raw) for raw in raws])
             start = reply.get("LastEvaluatedKey")
             if start is None:

@@ -19,6 +19,7 @@ from ._model_markers import (
     SK,
     TTL,
     CreatedAt,
+    Encrypted,
     EpochSeconds,
     Ignore,
     OmitEmpty,
@@ -169,7 +170,7 @@ def field_plans(
     for name, info in fields.items():
         where = f"{cls.__name__}.{name}"
         stored = name if naming is None else stored_name(name, naming)
-        ignore = omit_empty = False
+        ignore = omit_empty = encrypted = False
         roles: set[object] = set()
         indexes: list[GSI | LSI] = []
         metadata = info.metadata
@@ -182,6 +183,8 @@ def field_plans(
                 ignore = True
             elif m is OmitEmpty:
                 omit_empty = True
+            elif m is Encrypted:
+                encrypted = True
             elif isinstance(m, GSI | LSI):
                 indexes.append(m)
             elif id(m) in _ROLE_IDS:
@@ -212,6 +215,16 @@ def field_plans(
                 raise ValidationError(f"{where}: an Ignore field needs a default (it is never read)")
             if roles or indexes:
                 raise ValidationError(f"{where}: an Ignore field cannot be a key, index key or special field")
+        if encrypted and (roles or indexes):
+            # The stored value is a fresh envelope per write: DynamoDB could neither key, index nor
+            # compare it, and a key in the clear would defeat the encryption (TableTheory refuses it too).
+            raise ValidationError(
+                f"{where}: an Encrypted field cannot be a key, an index key or a special field"
+            )
+        if encrypted and ignore:
+            raise ValidationError(
+                f"{where}: an Ignore field is never written; Encrypted makes no sense on it"
+            )
         if omit_empty and codec.empty is None:
             raise ValidationError(
                 f"{where}: OmitEmpty applies to str, bytes, list, dict, set, int, float, Decimal, bool and "

@@ -216,6 +216,8 @@ async def batch_get(
     if isinstance(keys, str | bytes):
         raise ValidationError("batch_get takes a list of keys, not one key")
     table = requester.table_prefix + schema.table
+    if schema.encrypted:
+        requester.key_id(schema)  # fail closed before anything is sent
     run = _GetRun(_Rounds(requester, _GET, concurrency, rounds), schema, table, {})
     originals: list[object] = []  # the caller's key for each unique key, for UnprocessedItems
     seen: dict[tuple[object, ...], int] = {}
@@ -255,6 +257,9 @@ async def batch_get(
         failed.sort()
         error = run.rounds.error("keys were", len(run.keys), [originals[p] for p in failed], [])
         raise error from run.rounds.cause
+    if schema.encrypted:
+        # Every item of every chunk at once: one Decrypt per distinct data key.
+        await requester.open(schema, run.found.values(), table)
     decoded: list[M | None] = []
     cache: dict[int, M | None] = {}
     for position in order:
@@ -360,6 +365,8 @@ async def batch_write(
                 f"batch_write(put=...) takes model instances, not {type(original).__name__}"
             )
         schema = schema_of(type(original))
+        if schema.encrypted:
+            requester.key_id(schema)  # fail closed before anything is sent
         item = stamped(original, schema, requester.clock, creating=False)
         encoded = schema.encode(item)
         table = requester.table_prefix + schema.table
@@ -379,6 +386,11 @@ async def batch_write(
         writes.append(_Write(table, schema, {"DeleteRequest": {"Key": key}}, target))
     if not writes:
         return written
+    for w in writes:
+        # Sealed once every write is validated: a bad item fails before any KMS request.
+        if w.schema.encrypted and "PutRequest" in w.request:
+            put_request = w.request["PutRequest"]
+            put_request["Item"] = await requester.seal(w.schema, put_request["Item"])
     positions = list(range(len(writes)))
     async with anyio.create_task_group() as tg:
         for start in range(0, len(positions), MAX_BATCH_WRITE):

@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._tables import MigrationPlan
-    from ._types import Item, Payload
+    from ._types import AttributeValue, Item, Payload
     from .credentials import CredentialProvider, CredentialsLike
+    from .encryption import DataKeyPolicy, Encryption
     from .lease import Lease
     from .query import Query, Scan
     from .transact import Transaction
@@ -89,6 +90,11 @@ class DB:
         pool_size, batch_concurrency, scan_concurrency: connections per endpoint, batch requests and
             parallel-scan requests in flight; each defaults from the Lambda function's memory
             (`aiotheory.aws_lambda.sizing`), or 64 / 8 / 4 outside Lambda.
+        kms_key_id: the KMS key (id, ARN or alias) sealing `Encrypted` fields (docs/encryption.md).
+        kms_endpoint_url: where KMS requests go; else `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` /
+            the region's public endpoint. KMS always uses the lean wire, whatever `transport` is.
+        kms_transport: a Transport for KMS requests instead (tests: a fake KMS at the seam).
+        data_keys: how long data keys are reused and cached (`DataKeyPolicy()` by default).
 
     Raises:
         MissingExtra: `transport="botocore"` without the `aiotheory[botocore]` extra installed.
@@ -109,6 +115,10 @@ class DB:
         pool_size: int | None = None,
         batch_concurrency: int | None = None,
         scan_concurrency: int | None = None,
+        kms_key_id: str | None = None,
+        kms_endpoint_url: str | None = None,
+        kms_transport: Transport | None = None,
+        data_keys: DataKeyPolicy | None = None,
     ) -> None:
         if isinstance(transport, str) and transport not in ("lean", "botocore"):
             raise ValidationError(f"transport must be 'lean', 'botocore' or a Transport, got {transport!r}")
@@ -140,9 +150,17 @@ class DB:
             pool_size=pool_size, batch_concurrency=batch_concurrency, scan_concurrency=scan_concurrency
         )
         self._closed = False
+        if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id):
+            raise ValidationError("kms_key_id must be a non-empty string")
+        self.kms_key_id = kms_key_id
+        self.kms_endpoint_url = kms_endpoint_url
+        self._kms_spec = kms_transport
+        self._kms: Transport | None = kms_transport
+        self._data_keys = data_keys
+        self._encryption: Encryption | None = None
         # What the operations (queries, batches, transactions, tables) send through; it reads the
         # transport from this DB's `transport` property on every send.
-        self._requester = Requester(self, self._retry, self.table_prefix, self._clock)
+        self._requester = Requester(self, self._retry, self.table_prefix, self._clock, kms_key_id)
 
     def __repr__(self) -> str:
         # Settings only: credentials, session and cursor secret stay out (reprs end up in logs).
@@ -169,6 +187,9 @@ class DB:
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
+        kms, self._kms = self._kms, None
+        if kms is not None and kms is not self._kms_spec:
+            await kms.close()
 
     def derive(
         self,
@@ -199,6 +220,10 @@ class DB:
             pool_size=self.sizing.pool_size,
             batch_concurrency=self.sizing.batch_concurrency,
             scan_concurrency=self.sizing.scan_concurrency,
+            kms_key_id=self.kms_key_id,
+            kms_endpoint_url=self.kms_endpoint_url,
+            kms_transport=self._kms_spec,
+            data_keys=self._data_keys,
         )
 
     @property
@@ -236,6 +261,34 @@ class DB:
         if transport is None:
             transport = self._transport = self._make_transport()
         return transport
+
+    @property
+    def encryption(self) -> Encryption:
+        """This DB's envelope encryption (data key caches, KMS call count); made on first use, no I/O.
+
+        Raises:
+            MissingExtra: the `cryptography` package (`aiotheory[crypto]`) is not installed.
+        """
+        found = self._encryption
+        if found is None:
+            from .encryption import DataKeyPolicy, Encryption, check_crypto
+
+            check_crypto()
+            policy = self._data_keys if self._data_keys is not None else DataKeyPolicy()
+            found = self._encryption = Encryption(self._kms_transport, self._retry, policy)
+        return found
+
+    def _kms_transport(self) -> Transport:
+        kms = self._kms
+        if kms is None:
+            if self._closed:
+                raise ValidationError("this DB is closed")
+            from .transport._kms import KmsTransport
+
+            kms = self._kms = KmsTransport(
+                self.region, endpoint_url=self.kms_endpoint_url, credentials=self.credential_provider
+            )
+        return kms
 
     def _make_transport(self) -> Transport:
         if self._closed:
@@ -289,6 +342,8 @@ class DB:
         """
         schema = schema_of(model)
         key = schema.key(pk, sk)
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed before anything is sent
         # The GetItem hot path: one coroutine from here to the transport (no _get_item, no requester).
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         if consistent:
@@ -300,6 +355,8 @@ class DB:
                 table=self.table_name(model),
                 key=key,
             )
+        if schema.encrypted:
+            await self._requester.open(schema, (item,), payload["TableName"])
         found: M = schema.decode(item)
         return found
 
@@ -317,8 +374,14 @@ class DB:
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": schema.key(pk, sk)}
         if consistent:
             payload["ConsistentRead"] = True
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed before anything is sent
         item = (await call(self.transport, "GetItem", payload, self._retry)).get("Item")
-        return None if item is None else schema.decode(item)
+        if item is None:
+            return None
+        if schema.encrypted:
+            await self._requester.open(schema, (item,), payload["TableName"])
+        return schema.decode(item)
 
     # --------------------------------------------------------------------------------------- writes
 
@@ -350,12 +413,12 @@ class DB:
         expression, names = rendered_create_guard(schema)
         payload: Payload = {
             "TableName": self.table_prefix + schema.table,
-            "Item": encoded,
+            "Item": await self._requester.seal(schema, encoded) if schema.encrypted else encoded,
             "ConditionExpression": expression,
             "ExpressionAttributeNames": dict(names),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded))
+        await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded), encoded)
         return written
 
     async def replace(self, item: M, *, condition: Condition | None = None) -> M:
@@ -394,8 +457,12 @@ class DB:
 
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
         encoded = schema.encode(item)
-        payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
-        await self._conditional_write("PutItem", payload, schema, condition, key_in(schema, encoded))
+        if schema.encrypted:
+            sealed = await self._requester.seal(schema, encoded)
+            payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": sealed}
+        else:
+            payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
+        await self._conditional_write("PutItem", payload, schema, condition, key_in(schema, encoded), encoded)
 
     async def _conditional_write(
         self,
@@ -404,15 +471,21 @@ class DB:
         schema: TableSchema[Any],
         condition: Condition | None,
         key: Item,
+        written: Item | None = None,
     ) -> None:
         """Send a PutItem/DeleteItem with `condition` (or the condition the payload already carries); a
         failed condition carries the decoded old item.
 
         Both may be resent after a lost reply. A refusal that may answer our own first attempt is
         resolved from the stored item DynamoDB returns: a PutItem landed when the stored item is the
-        one we wrote (create, replace), a DeleteItem when no item is left.
+        one we wrote (create, replace), a DeleteItem when no item is left. `written` is the item as
+        encoded before its Encrypted attributes were sealed (envelopes differ on every write).
         """
         if condition is not None:
+            if schema.encrypted:
+                from .encryption import refuse_in_condition
+
+                refuse_in_condition(schema.encrypted, condition, f"{operation} on {schema.model.__name__}")
             params = Params()
             payload["ConditionExpression"] = render_condition(condition, params)
             params.apply(payload)
@@ -420,6 +493,8 @@ class DB:
         try:
             await self._requester.send(operation, payload, key=key)
         except ConditionFailed as exc:
+            if schema.encrypted and exc.old_item is not None:
+                await self._requester.open(schema, (exc.old_item,), payload["TableName"])
             if exc.outcome_unknown:
                 stored = exc.old_item
                 if operation == "DeleteItem" and stored is None:
@@ -427,7 +502,7 @@ class DB:
                 if (
                     operation == "PutItem"
                     and stored is not None
-                    and same_item(schema, stored, payload["Item"])
+                    and same_item(schema, stored, payload["Item"] if written is None else written)
                 ):
                     return
             attach_old(exc, schema)
@@ -462,6 +537,7 @@ class DB:
         """
         schema = schema_of(type(item))
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
+        sealed = self._sealed_plan(schema, actions, guard, "UpdateItem") if schema.encrypted else None
         params = Params()
         payload: Payload = {
             "TableName": self.table_prefix + schema.table,
@@ -473,12 +549,18 @@ class DB:
             payload["ConditionExpression"] = render_condition(guard, params)
             payload["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         params.apply(payload)
+        if sealed:
+            from .encryption import seal_placeholders
+
+            await seal_placeholders(self.encryption, self._requester.key_id(schema), sealed, params.values)
         if idempotent:
             return await self._update_once(schema, item, payload, upsert)
         safe = schema.version is not None or idempotent_actions(actions)
         try:
             reply = await self._requester.send("UpdateItem", payload, resend=safe)
         except ConditionFailed as exc:
+            if schema.encrypted and exc.old_item is not None:
+                await self._requester.open(schema, (exc.old_item,), payload["TableName"])
             if exc.outcome_unknown:
                 landed = update_landed(schema, item, actions, exc.old_item)
                 if landed:
@@ -500,8 +582,23 @@ class DB:
                 ) from exc
             attach_old(exc, schema)
             raise
+        if schema.encrypted:
+            await self._requester.open(schema, (reply["Attributes"],), payload["TableName"])
         new: M = schema.decode(reply["Attributes"])
         return new
+
+    def _sealed_plan(
+        self, schema: TableSchema[Any], actions: Sequence[Update], guard: Condition | None, what: str
+    ) -> list[tuple[AttributeValue, str]]:
+        """The values to seal of an update of a model with Encrypted fields; conditions on them and
+        other actions on them refused. Raised before any request."""
+        from .encryption import refuse_in_condition, sealed_values
+
+        self._requester.key_id(schema)
+        where = f"{what} on {schema.model.__name__}"
+        if guard is not None:
+            refuse_in_condition(schema.encrypted, guard, where)
+        return sealed_values(schema.encrypted, actions, where)
 
     async def _update_once(self, schema: TableSchema[M], item: Model, payload: Payload, upsert: bool) -> M:
         """An UpdateItem sent as a one-action TransactWriteItems with its own ClientRequestToken."""
@@ -517,6 +614,8 @@ class DB:
             reason = exc.reasons[0] if exc.reasons else None
             if reason is None or reason.code != "ConditionalCheckFailed":
                 raise
+            if schema.encrypted and reason.item is not None:
+                await self._requester.open(schema, (reason.item,), payload["TableName"])
             if not upsert and reason.item is None:
                 raise ItemNotFound(
                     f"no {type(item).__name__} item with that key in {payload['TableName']}",
@@ -543,6 +642,8 @@ class DB:
                 table=payload["TableName"],
                 key=key,
             )
+        if schema.encrypted:
+            await self._requester.open(schema, (stored,), payload["TableName"])
         found: M = schema.decode(stored)
         return found
 
@@ -584,6 +685,8 @@ class DB:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed: a refused ALL_OLD item could not be opened
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         await self._conditional_write("DeleteItem", payload, schema, guard, key)
 

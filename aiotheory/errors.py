@@ -4,7 +4,9 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
 
     AiotheoryError
     ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
-    │   └── DecodeError                     ... on the way back: an item read does not fit its model
+    │   ├── DecodeError                     ... on the way back: an item read does not fit its model
+    │   │   └── DecryptionFailed            an Encrypted attribute's envelope is malformed, moved or tampered
+    │   └── EncryptionNotConfigured         a model has Encrypted fields and no KMS key is configured
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
@@ -51,7 +53,9 @@ __all__ = [
     "CredentialsError",
     "DeadlineExceeded",
     "DecodeError",
+    "DecryptionFailed",
     "DmsMismatch",
+    "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",
     "IdempotencyInProgress",
@@ -103,6 +107,19 @@ class DecodeError(ValidationError):
         self.table = table
         self.key = key
         self.field = field
+
+
+class DecryptionFailed(DecodeError):
+    """An Encrypted attribute could not be opened: not an envelope, another version, or the AES-GCM
+    tag did not verify (the envelope was moved to another attribute, or its bytes were changed).
+
+    `table`, `key` and `field` say where; the message never holds the envelope or any key material.
+    """
+
+
+class EncryptionNotConfigured(ValidationError):
+    """A model with Encrypted fields was used with no KMS key (`DB(kms_key_id=...)` or the model's
+    `kms_key_id=`); raised before any request is sent, so nothing is written in the clear."""
 
 
 class ItemNotFound(AiotheoryError, LookupError):

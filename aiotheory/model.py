@@ -32,6 +32,7 @@ from ._model_markers import (
     TTL,
     Converter,
     CreatedAt,
+    Encrypted,
     EpochSeconds,
     Ignore,
     JSONString,
@@ -61,6 +62,7 @@ __all__ = [
     "TTL",
     "Converter",
     "CreatedAt",
+    "Encrypted",
     "EpochSeconds",
     "FieldRef",
     "Ignore",
@@ -91,7 +93,18 @@ class _Compiled:
     built once, under `_LOCK`; reads take no lock once a part exists.
     """
 
-    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "item_format", "naming", "table")
+    __slots__ = (
+        "_cls",
+        "_codec",
+        "_layout",
+        "_plans",
+        "_schema",
+        "attrs",
+        "item_format",
+        "kms_key_id",
+        "naming",
+        "table",
+    )
 
     def __init__(
         self,
@@ -99,11 +112,13 @@ class _Compiled:
         table: str | None,
         naming: Naming | None = None,
         item_format: ItemFormat = "aiotheory",
+        kms_key_id: str | None = None,
     ) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
         self.naming: Naming | None = naming  # the class's stored-name convention (None: field names)
         self.item_format: ItemFormat = item_format
+        self.kms_key_id = kms_key_id
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
@@ -158,7 +173,9 @@ class _Compiled:
             with _LOCK:
                 schema = self._schema
                 if schema is None:
-                    schema = self._schema = build_schema(self._cls, table, self.layout(), self.codec())
+                    schema = self._schema = build_schema(
+                        self._cls, table, self.layout(), self.codec(), kms_key_id=self.kms_key_id
+                    )
         return schema
 
 
@@ -185,6 +202,7 @@ class _ModelMeta(ModelMetaclass):
         table: str | None = None,
         naming: Naming | None = None,
         item_format: ItemFormat | None = None,
+        kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> type:
         _BUILDING.depth += 1
@@ -202,6 +220,8 @@ class _ModelMeta(ModelMetaclass):
             raise ValidationError(
                 f"{cls_name}: item_format= must be one of {ITEM_FORMATS}, not {item_format!r}"
             )
+        if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id or table is None):
+            raise ValidationError(f"{cls_name}: kms_key_id= must be a non-empty string, given with table=")
         if any(isinstance(b, _ModelMeta) for b in bases):
             # A subclass keeps its parent's naming and item format unless it names its own.
             parent: _Compiled | None = next(
@@ -210,7 +230,7 @@ class _ModelMeta(ModelMetaclass):
             if parent is not None:
                 naming = naming if naming is not None else parent.naming
                 item_format = item_format if item_format is not None else parent.item_format
-            compiled = _Compiled(cls, table, naming, item_format or "aiotheory")
+            compiled = _Compiled(cls, table, naming, item_format or "aiotheory", kms_key_id)
             type.__setattr__(cls, "__aiotheory__", compiled)
             if getattr(cls, "__pydantic_fields_complete__", True):
                 # Annotations that cannot resolve yet (forward references) are checked on first use instead.
@@ -280,6 +300,7 @@ class Model(BaseModel, metaclass=_ModelMeta):
             table: str | None = None,
             naming: Naming | None = None,
             item_format: ItemFormat | None = None,
+            kms_key_id: str | None = None,
             **kwargs: Unpack[ConfigDict],
         ) -> None: ...
 

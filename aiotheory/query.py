@@ -131,6 +131,10 @@ class _Read(Generic[M]):
         new = self._copy()
         new._filter = combined
         new._check_filter()
+        if new._schema.encrypted and combined is not None:
+            from .encryption import refuse_in_condition
+
+            refuse_in_condition(new._schema.encrypted, combined, f"filter on {new._schema.model.__name__}")
         return new
 
     def project(self, *attrs: Attr[Any]) -> Self:
@@ -300,9 +304,15 @@ class _Read(Generic[M]):
             request["Limit"] = _positive("page size", size)
         if cursor is not None:
             request["ExclusiveStartKey"] = self._start_key(cursor)
+        schema = self._schema
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed before anything is sent
         reply = await self._requester.send(self._operation, request)
         decode = self._decode
-        items = [decode(raw) for raw in reply.get("Items", ())]
+        raws = reply.get("Items", ())
+        if schema.encrypted:
+            await self._requester.open(schema, raws, request["TableName"])
+        items = [decode(raw) for raw in raws]
         cursor = self._cursor(reply.get("LastEvaluatedKey"))
         return Page(items=items, cursor=cursor, scanned=int(reply.get("ScannedCount", 0)))
 
@@ -314,10 +324,15 @@ class _Read(Generic[M]):
             request["Limit"] = self._page_size
         elif self._filter is None:
             request["Limit"] = 1
+        schema = self._schema
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed before anything is sent
         while True:
             reply = await self._requester.send(self._operation, request)
             items = reply.get("Items")
             if items:
+                if schema.encrypted:
+                    await self._requester.open(schema, items[:1], request["TableName"])
                 return self._decode(items[0])
             start = reply.get("LastEvaluatedKey")
             if start is None:
@@ -327,6 +342,8 @@ class _Read(Generic[M]):
     async def count(self) -> int:
         """How many items match (Select=COUNT over all pages), at most `limit` when one is set."""
         self._ready()
+        if self._schema.encrypted:
+            self._requester.key_id(self._schema)  # fail closed before anything is sent
         payload = self._payload(count=True)
         limit = self._limit
         total = 0
@@ -362,6 +379,10 @@ class _Read(Generic[M]):
 
     async def _iterate(self) -> AsyncIterator[M]:
         payload = self._payload(count=False)
+        schema = self._schema
+        sealed = schema.encrypted
+        if sealed:
+            self._requester.key_id(schema)  # fail closed before anything is sent
         decode = self._decode
         send = self._requester.send
         operation = self._operation
@@ -369,7 +390,11 @@ class _Read(Generic[M]):
         start: Item | None = None
         while True:
             reply = await send(operation, self._next_request(payload, start, remaining))
-            for raw in reply.get("Items", ()):
+            raws = reply.get("Items", ())
+            if sealed:
+                # The whole page at once: one Decrypt per distinct data key, not per item.
+                await self._requester.open(schema, raws, payload["TableName"])
+            for raw in raws:
                 yield decode(raw)
                 if remaining is not None:
                     remaining -= 1
@@ -456,6 +481,12 @@ class Query(_Read[M]):
         pk, sk = self._key_attrs()
         sk_name = None if sk is None else sk.stored
         found = analyse_key_condition(key, pk=pk.stored, sk=sk_name)
+        if self._schema.encrypted:
+            from .encryption import refuse_in_condition
+
+            refuse_in_condition(
+                self._schema.encrypted, key, f"key condition on {self._schema.model.__name__}"
+            )
         render_key_condition(key, Params(), pk=pk.stored, sk=sk_name)  # 4 KB limit, now rather than at send
         if sk is not None and sk.type == "N" and found.sort == "begins_with":
             raise ValidationError(f"begins_with() needs a string or binary sort key; {sk.field!r} is numeric")
@@ -557,6 +588,8 @@ class Scan(_Read[M]):
         if segments > _MAX_SEGMENTS:
             raise ValidationError(f"DynamoDB allows at most {_MAX_SEGMENTS} segments")
         limit = self._concurrency if concurrency is None else _positive("concurrency", concurrency)
+        if self._schema.encrypted:
+            self._requester.key_id(self._schema)  # fail closed before anything is sent
         return ParallelScan(
             self._requester,
             self._payload(count=False),
@@ -565,6 +598,7 @@ class Scan(_Read[M]):
             limit=self._limit,
             segments=segments,
             concurrency=min(limit, segments),
+            sealed=self._schema if self._schema.encrypted else None,
         )
 
     def _add_options(self, payload: Payload) -> None:

@@ -158,6 +158,10 @@ class TableSchema(Generic[M]):
     # (stored name, S/B type, is a table key): attributes DynamoDB refuses to hold an empty value for.
     _key_checks: tuple[tuple[str, str, bool], ...] = field(repr=False, compare=False)
     _encoders: dict[str, FieldEncoder] = field(repr=False, compare=False)
+    #: Stored names of the `Encrypted` fields; empty for most models, so every crypto step is one test.
+    encrypted: frozenset[str] = frozenset()
+    #: The model's own KMS key (`class X(Model, table=..., kms_key_id=...)`); None uses the DB's.
+    kms_key_id: str | None = None
 
     def key(self, pk: object, sk: object = MISSING) -> Item:
         """The key item for python key values; ValidationError for a wrong, missing or empty part.
@@ -380,7 +384,9 @@ def _schema(cls: type) -> TableSchema[Any]:
 # ------------------------------------------------------------------------------------------ building
 
 
-def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) -> TableSchema[M]:
+def build_schema(
+    cls: type[M], table: str, layout: Layout, codec: ModelCodec, *, kms_key_id: str | None = None
+) -> TableSchema[M]:
     """The TableSchema of `cls` from its layout and codec; called once per class, under its lock."""
     pk = layout.pk
     if pk is None:  # the definition rules raised already for a table without PK
@@ -395,6 +401,11 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         p.name: FieldEncoder(f"{cls.__name__}.{p.name}", p.codec) for p in codec.plans if not p.ignore
     }
     sk = layout.sk
+    from ._model_markers import Encrypted
+
+    encrypted = frozenset(
+        p.stored for p in codec.plans if not p.ignore and any(m is Encrypted for m in p.info.metadata)
+    )
     return TableSchema(
         model=cls,
         table=table,
@@ -410,4 +421,6 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         _sk_codec=codec.fields[sk.field].codec if sk else None,
         _key_checks=tuple(checks.values()),
         _encoders=encoders,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,
     )

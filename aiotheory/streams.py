@@ -1,7 +1,8 @@
 """DynamoDB Streams records, as Lambda delivers them, decoded into model instances; partial batch replies.
 
 Images are decoded by each model's compiled codec (no pydantic validation, like a read from the table).
-Imports models and errors only: no I/O, no transport, no asyncio.
+Images of models with Encrypted fields are opened through a DB's KMS (`StreamRouter(..., db=db)`, then
+the async `process` / `decrypted`). Imports models and errors only: no transport, no asyncio.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._types import Item
+    from .db import DB
 
 __all__ = [
     "BatchItemFailure",
@@ -110,9 +112,9 @@ class StreamRouter(Generic[M]):
     (`StreamRouter(Payment, table_prefix=db.table_prefix)`).
     """
 
-    __slots__ = ("_arns", "_by_table", "table_prefix")
+    __slots__ = ("_arns", "_by_table", "_db", "table_prefix")
 
-    def __init__(self, *models: type[M], table_prefix: str | None = None) -> None:
+    def __init__(self, *models: type[M], table_prefix: str | None = None, db: DB | None = None) -> None:
         if not models:
             raise ValidationError("StreamRouter needs at least one model")
         self.table_prefix = (
@@ -129,6 +131,11 @@ class StreamRouter(Generic[M]):
                 )
             by_table[name] = route
         self._by_table = by_table
+        # The DB whose KMS key opens Encrypted fields; its table prefix is the default prefix then.
+        self._db = db
+        if db is not None and table_prefix is None:
+            self.table_prefix = db.table_prefix
+            self._by_table = {db.table_prefix + route.schema.table: route for route in by_table.values()}
         # stream ARN -> table name; a function reads a handful of streams, so this stays tiny.
         self._arns: dict[str, str] = {}
 
@@ -161,9 +168,52 @@ class StreamRouter(Generic[M]):
         """One Lambda stream record decoded.
 
         Raises:
-            ValidationError: not a DynamoDB stream record, or from a table no model of this router names.
+            ValidationError: not a DynamoDB stream record, or from a table no model of this router names,
+                or of a model with Encrypted fields (use `await router.decrypted(event)` or `process`).
             DecodeError: a key or an image does not fit the model.
         """
+        return self._record(raw, None)
+
+    async def decrypted(self, event: Mapping[str, object]) -> list[StreamRecord[M]]:
+        """Every record of a Lambda event decoded, Encrypted fields opened with the router's `db`.
+
+        The images of all records are opened together: one KMS Decrypt per distinct data key.
+
+        Raises:
+            EncryptionNotConfigured: a model has Encrypted fields and the router has no `db` (or the
+                DB no KMS key).
+            DecryptionFailed: an envelope is malformed, moved or changed.
+        """
+        raws = _raw_records(event)
+        images: list[dict[str, Item]] = []
+        tables: dict[str, tuple[TableSchema[M], list[Item]]] = {}
+        for raw in raws:
+            body = _mapping(raw.get("dynamodb"), "dynamodb")
+            arn = raw.get("eventSourceARN")
+            route = self._by_table.get(self._table_of(arn)) if isinstance(arn, str) else None
+            opened: dict[str, Item] = {}
+            if route is not None and route.schema.encrypted:
+                group = tables.setdefault(self._table_of(str(arn)), (route.schema, []))
+                for name in ("NewImage", "OldImage"):
+                    image = body.get(name)
+                    if image is not None:
+                        # A copy: the event the caller holds keeps its envelopes.
+                        copy = opened[name] = dict(cast("Item", _mapping(image, name)))
+                        group[1].append(copy)
+            images.append(opened)
+        if tables:
+            db = self._db
+            if db is None:
+                from .errors import EncryptionNotConfigured
+
+                raise EncryptionNotConfigured(
+                    "stream images with Encrypted fields need StreamRouter(..., db=db) to reach KMS"
+                )
+            for table, (schema, items) in tables.items():
+                await db._requester.open(schema, items, table)  # the DB's one seam to its encryption
+        return [self._record(raw, opened) for raw, opened in zip(raws, images, strict=True)]
+
+    def _record(self, raw: Mapping[str, object], opened: dict[str, Item] | None) -> StreamRecord[M]:
         if raw.get("eventSource", "aws:dynamodb") != "aws:dynamodb":
             raise ValidationError(f"not a DynamoDB stream record (eventSource {raw.get('eventSource')!r})")
         body = _mapping(raw.get("dynamodb"), "dynamodb")
@@ -183,6 +233,14 @@ class StreamRouter(Generic[M]):
         new_raw = body.get("NewImage")
         old_raw = body.get("OldImage")
         schema = route.schema
+        if schema.encrypted:
+            if opened is None:
+                raise ValidationError(
+                    f"{route.model.__name__} has Encrypted fields: decode its records with "
+                    "`await router.decrypted(event)` or `router.process` on a router given db="
+                )
+            new_raw = opened.get("NewImage", new_raw)
+            old_raw = opened.get("OldImage", old_raw)
         return StreamRecord(
             event_name=cast("EventName", event_name),
             model=route.model,
@@ -229,7 +287,10 @@ class StreamRouter(Generic[M]):
         failures: list[BatchItemFailure] = []
         for raw, sequence in zip(raws, sequences, strict=True):
             try:
-                record = self.record(raw)
+                if self._encrypted(raw):
+                    (record,) = await self.decrypted({"Records": [raw]})
+                else:
+                    record = self.record(raw)
                 await handler(record)
             except Exception as exc:  # reported to Lambda, which retries it: not swallowed
                 _log.error(
@@ -242,6 +303,13 @@ class StreamRouter(Generic[M]):
                 if ordered:
                     break
         return {"batchItemFailures": failures}
+
+    def _encrypted(self, raw: Mapping[str, object]) -> bool:
+        arn = raw.get("eventSourceARN")
+        if not isinstance(arn, str):
+            return False
+        route = self._by_table.get(self._table_of(arn))
+        return route is not None and bool(route.schema.encrypted)
 
 
 async def process(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._requester import Requester
-    from ._types import Item, Payload
+    from ._types import AttributeValue, Item, Payload
     from .model import TableSchema
 
 __all__ = ["MAX_TRANSACT_ITEMS", "Transaction", "TransactionAction", "transact_get"]
@@ -81,7 +81,7 @@ class Transaction:
     Pass your own token to make a retry across processes idempotent too.
     """
 
-    __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_state", "token")
+    __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_sealing", "_state", "token")
 
     def __init__(self, requester: Requester, *, token: str | None = None) -> None:
         if token is not None and not 1 <= len(token) <= 36:
@@ -92,6 +92,9 @@ class Transaction:
         self._payloads: list[Payload] = []
         self._keys: set[tuple[str, tuple[object, ...]]] = set()
         self._state: Literal["open", "done"] = "open"
+        # (action index, schema, values to seal or None for a whole put item): Encrypted attributes are
+        # sealed at commit, since recording is sync and KMS is not.
+        self._sealing: list[tuple[int, TableSchema[Any], list[tuple[AttributeValue, str]] | None]] = []
 
     @property
     def actions(self) -> tuple[TransactionAction, ...]:
@@ -125,9 +128,17 @@ class Transaction:
         schema = schema_of(type(item))
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock)
         key = schema.key_of(item)
+        sealed = None
+        if schema.encrypted:
+            from .encryption import sealed_values
+
+            self._requester.key_id(schema)
+            sealed = sealed_values(schema.encrypted, actions, f"tx.update of {schema.model.__name__}")
         params = Params()
         body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
         self._add("update", schema, key, guard, item, body, params)
+        if sealed:
+            self._sealing.append((len(self._payloads) - 1, schema, sealed))
 
     def delete(
         self,
@@ -185,7 +196,11 @@ class Transaction:
     ) -> None:
         encoded = schema.encode(item)
         key = schema.key_of(item)
+        if schema.encrypted:
+            self._requester.key_id(schema)  # fail closed when recorded
         self._add(kind, schema, key, guard, item, {"Item": encoded}, Params())
+        if schema.encrypted:
+            self._sealing.append((len(self._payloads) - 1, schema, None))
 
     def _add(
         self,
@@ -209,6 +224,10 @@ class Transaction:
             raise ValidationError(f"TransactWriteItems: one item of {table} appears in two actions")
         body["TableName"] = table
         if guard is not None:
+            if schema.encrypted:
+                from .encryption import refuse_in_condition
+
+                refuse_in_condition(schema.encrypted, guard, f"tx.{kind} of {schema.model.__name__}")
             body["ConditionExpression"] = render_condition(guard, params)
             body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         params.apply(body)
@@ -255,11 +274,28 @@ class Transaction:
         self._state = "done"
         if not self._payloads:
             return
+        for index, schema, sealed in self._sealing:
+            await self._seal(index, schema, sealed)
         payload: Payload = {"TransactItems": self._payloads, "ClientRequestToken": self.token}
         try:
             await self._requester.send("TransactWriteItems", payload)
         except TransactionCanceled as exc:
             raise _linked(exc, self._actions) from None
+
+    async def _seal(
+        self, index: int, schema: TableSchema[Any], sealed: list[tuple[AttributeValue, str]] | None
+    ) -> None:
+        requester = self._requester
+        (body,) = self._payloads[index].values()
+        if sealed is None:
+            body["Item"] = await requester.seal(schema, body["Item"])
+            return
+        from .encryption import seal_placeholders
+
+        key_id = requester.key_id(schema)
+        await seal_placeholders(
+            requester.source.encryption, key_id, sealed, body["ExpressionAttributeValues"]
+        )
 
 
 def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _Canceled:
@@ -324,9 +360,20 @@ async def transact_get(
         items.append({"Get": {"TableName": table, "Key": key, **shown}})
     if not items:
         return []
+    for schema, _ in targets:
+        if schema.encrypted:
+            requester.key_id(schema)  # fail closed before anything is sent
     reply = await requester.send("TransactGetItems", {"TransactItems": items})
+    responses = reply.get("Responses") or []
+    sealed: dict[int, tuple[TableSchema[Any], str, list[Item]]] = {}
+    for (schema, _), response, item in zip(targets, responses, items, strict=True):
+        raw = response.get("Item")
+        if raw is not None and schema.encrypted:
+            sealed.setdefault(id(schema), (schema, item["Get"]["TableName"], []))[2].append(raw)
+    for schema, table, raws in sealed.values():
+        await requester.open(schema, raws, table)
     out: list[Any] = []
-    for (schema, _), response in zip(targets, reply.get("Responses") or [], strict=True):
+    for (schema, _), response in zip(targets, responses, strict=True):
         raw = response.get("Item")
         out.append(None if raw is None else schema.decode(raw))
     return out

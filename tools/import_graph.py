@@ -64,6 +64,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "tracing",
             "_sizing",
             "_call",
+            "encryption",
         ),
     ),
     # The seam under the operations: the requester (transport, retries, prefix, clock, hooks) and the

@@ -23,7 +23,7 @@ from aiotheory.transport._pool import HttpClient
 from aiotheory.transport._sigv4 import SigV4Signer, amz_date
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from aiotheory._types import Payload
     from aiotheory.credentials import CredentialProvider, Credentials
@@ -100,6 +100,12 @@ class LeanTransport:
         "partner",
     )
 
+    # What differs between AWS JSON services on this wire (KMS subclasses it: `transport/_kms.py`).
+    _service: str = "dynamodb"
+    _api: str = _API_VERSION
+    _content_type: str = _CONTENT_TYPE
+    _targets: dict[str, str] = _TARGETS
+
     def __init__(
         self,
         region: str | None = None,
@@ -114,11 +120,11 @@ class LeanTransport:
     ) -> None:
         environ = os.environ
         self._region = resolve_region(region, environ)
-        self._url = resolve_endpoint_url(self._region, endpoint_url, environ)
+        self._url = self._resolve_url(self._region, endpoint_url, environ)
         origin, target, userinfo = split_url(self._url)
         path, _, query = target.partition("?")
         if query or userinfo:
-            raise ValidationError(f"a DynamoDB endpoint URL has no query or credentials: {self._url!r}")
+            raise ValidationError(f"an endpoint URL has no query or credentials: {self._url!r}")
         self._origin = origin
         self._path = path
         self._credentials = credentials
@@ -129,16 +135,20 @@ class LeanTransport:
         self._owns_http = http is None
         self._http = HttpClient(max_connections=max_connections) if http is None else http
         self._clock = clock
-        self._signer = SigV4Signer(self._region, "dynamodb")
+        self._signer = SigV4Signer(self._region, self._service)
         agent = f"{_USER_AGENT} {user_agent_extra}" if user_agent_extra else _USER_AGENT
         if any(c in agent for c in "\r\n"):
             raise ValidationError("user_agent_extra must not contain line breaks")
         self._user_agent = agent
         self._wires: dict[str, _OpWire] = {}
 
+    @staticmethod
+    def _resolve_url(region: str, endpoint_url: str | None, environ: Mapping[str, str]) -> str:
+        return resolve_endpoint_url(region, endpoint_url, environ)
+
     def __repr__(self) -> str:
         partner = "" if self.partner is None else f", partner={self.partner!r}"
-        return f"LeanTransport(region={self._region!r}, endpoint_url={self._url!r}{partner})"
+        return f"{type(self).__name__}(region={self._region!r}, endpoint_url={self._url!r}{partner})"
 
     @property
     def region(self) -> str:
@@ -207,17 +217,18 @@ class LeanTransport:
             await self._http.close()
 
     def _wire(self, operation: str) -> _OpWire:
-        target = _TARGETS.get(operation)
+        target = self._targets.get(operation)
         if target is None:
             if not operation.isascii() or not operation.isalnum():
-                raise ValidationError(f"not a DynamoDB operation name: {operation!r}")
-            target = f"{_API_VERSION}.{operation}"  # newer than this table; the name is safe to send
+                raise ValidationError(f"not a {self._service} operation name: {operation!r}")
+            target = f"{self._api}.{operation}"  # newer than this table; the name is safe to send
         netloc = self._origin.netloc
+        content_type = self._content_type
         head = (
-            f"POST {self._path} HTTP/1.1\r\nhost: {netloc}\r\ncontent-type: {_CONTENT_TYPE}\r\n"
+            f"POST {self._path} HTTP/1.1\r\nhost: {netloc}\r\ncontent-type: {content_type}\r\n"
             f"x-amz-target: {target}\r\nuser-agent: {self._user_agent}\r\n"
         )
-        wire = _OpWire(head, {"content-type": _CONTENT_TYPE, "host": netloc, "x-amz-target": target})
+        wire = _OpWire(head, {"content-type": content_type, "host": netloc, "x-amz-target": target})
         self._wires[operation] = wire
         return wire
 

@@ -417,8 +417,11 @@ def test_model_from_dms_raises_validation_error_naming_the_feature_when_encrypti
 def test_model_from_dms_marks_the_field_encrypted_when_the_attribute_has_encryption() -> None:
     raw = _base()
     raw["models"][0]["attributes"].append({"attribute": "secret", "type": "S", "encryption": {"v": 1}})
-    model = dms.model_from_dms(dms.parse(raw))
+    doc = dms.parse(raw)
+    model = dms.model_from_dms(doc)
     assert dms.describe(model).attribute("secret").encrypted
+    dms.assert_equivalent(model, doc)
+    assert dms.loads(dms.export(model)).models[0].attribute("secret").encrypted
 
 
 # ------------------------------------------------------------------------------------------ describe / diff
