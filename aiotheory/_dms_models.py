@@ -41,26 +41,8 @@ _NULL: Final = Null()
 # ------------------------------------------------------------------------------------------ DMS -> python
 
 
-# The one place that names the markers DMS features need beyond the core ones: `Encrypted` (field
-# encryption) is looked up by name, so this module works before encryption exists and says so when a
-# document asks for it. Every DMS model is built with item_format="tabletheory" (TableTheory's NULLs and
-# RFC3339Nano) and the document's naming convention.
+# Every DMS model is built with TableTheory's item format (NULLs, RFC3339Nano) and the document's naming.
 _ITEM_FORMAT: Final = "tabletheory"
-
-
-def _optional_marker(name: str) -> object | None:
-    from . import model
-
-    return getattr(model, name, None)
-
-
-def _needs(feature: str, marker: str, where: str) -> object:
-    found = _optional_marker(marker)
-    if found is None:
-        raise ValidationError(
-            f"{where}: {feature} needs aiotheory.{marker}, which this aiotheory does not have"
-        )
-    return found
 
 
 class _Draft:
@@ -117,6 +99,7 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
         SK,
         TTL,
         CreatedAt,
+        Encrypted,
         EpochSeconds,
         JSONString,
         Model,
@@ -153,7 +136,6 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
             )
     drafts: list[_Draft] = []
     for a in spec.attributes:
-        where = f"model {spec.name}: attribute {a.attribute}"
         d = _Draft(_field_name(a.attribute, taken, reserved))
         role = next((r for r in a.roles if r in ROLES), "")
         if a.attribute == spec.partition.attribute:
@@ -201,7 +183,7 @@ def _drafts(spec: ModelSpec) -> list[_Draft]:
         if a.omit_empty:
             marks.append((OmitEmpty, "OmitEmpty"))
         if a.encrypted:
-            marks.append((_needs("encryption", "Encrypted", where), "Encrypted"))
+            marks.append((Encrypted, "Encrypted"))
         # Keys and required attributes have no default; the version starts at 0; the rest may be absent.
         if role in ("pk", "sk") or (a.required and role not in ("version", "created_at", "updated_at")):
             pass
@@ -356,12 +338,11 @@ def describe_model(model: type[Model]) -> ModelSpec:
     """
     from .model import PK as PK_
     from .model import SK as SK_
-    from .model import TTL, CreatedAt, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
+    from .model import TTL, CreatedAt, Encrypted, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
 
     schema: TableSchema[Any] = schema_of(model)
     role_names = {id(PK_): "pk", id(SK_): "sk", id(Version): "version", id(CreatedAt): "created_at"}
     role_names |= {id(UpdatedAt): "updated_at", id(TTL): "ttl"}
-    encrypted_marker = _optional_marker("Encrypted")
     # TableTheory's item format stores every plain datetime as RFC3339Nano.
     nano_default = getattr(model.__aiotheory__, "item_format", "aiotheory") == "tabletheory"
     attributes: list[AttributeSpec] = []
@@ -389,7 +370,7 @@ def describe_model(model: type[Model]) -> ModelSpec:
                 required=required,
                 optional=not required and not (set(roles) & {"version", "created_at", "updated_at"}),
                 omit_empty=p.omit_empty,
-                encrypted=encrypted_marker is not None and any(m is encrypted_marker for m in metadata),
+                encrypted=any(m is Encrypted for m in metadata),
                 json=is_json,
                 binary=False,
             )

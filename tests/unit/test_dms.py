@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import pytest
 
-import aiotheory.model
 from aiotheory import (
     GSI,
     LSI,
@@ -405,15 +404,6 @@ def test_model_from_dms_raises_validation_error_when_a_document_with_several_mod
     assert list(dms.models_from_dms(doc)) == ["Note", "Other"]
 
 
-@pytest.mark.skipif(hasattr(aiotheory.model, "Encrypted"), reason="field encryption is available")
-def test_model_from_dms_raises_validation_error_naming_the_feature_when_encryption_is_not_available() -> None:
-    raw = _base()
-    raw["models"][0]["attributes"].append({"attribute": "secret", "type": "S", "encryption": {"v": 1}})
-    with pytest.raises(ValidationError, match=r"attribute secret: encryption needs aiotheory\.Encrypted"):
-        dms.model_from_dms(dms.parse(raw))
-
-
-@pytest.mark.skipif(not hasattr(aiotheory.model, "Encrypted"), reason="needs field encryption (i16-crypto)")
 def test_model_from_dms_marks_the_field_encrypted_when_the_attribute_has_encryption() -> None:
     raw = _base()
     raw["models"][0]["attributes"].append({"attribute": "secret", "type": "S", "encryption": {"v": 1}})
