@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .errors import DeadlineExceeded as DeadlineExceeded
     from .errors import DecodeError as DecodeError
     from .errors import DecryptionFailed as DecryptionFailed
+    from .errors import DmsMismatch as DmsMismatch
     from .errors import EncryptionNotConfigured as EncryptionNotConfigured
     from .errors import ExpiredToken as ExpiredToken
     from .errors import IdempotencyError as IdempotencyError
@@ -112,6 +113,7 @@ __all__ = [
     "DeadlineExceeded",
     "DecodeError",
     "DecryptionFailed",
+    "DmsMismatch",
     "Encrypted",
     "EncryptionNotConfigured",
     "EpochSeconds",
@@ -183,6 +185,7 @@ _ERRORS: Final = (
     "DeadlineExceeded",
     "DecodeError",
     "DecryptionFailed",
+    "DmsMismatch",
     "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",

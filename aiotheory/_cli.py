@@ -1,7 +1,9 @@
-"""`python -m aiotheory`: the command line (today `tables diff|apply`, schema evolution from models).
+"""`python -m aiotheory`: the command line: `tables diff|apply` (schema evolution from models) and
+`dms validate|diff|models|export` (TableTheory's DMS documents).
 
 Entry-point code: it parses arguments, imports the user's model modules, runs `DB.migrate` per model in
-one event loop and writes the plans to stdout. Imported only by `aiotheory.__main__`, never by the package.
+one event loop (tables) or calls `aiotheory.dms` (dms), and writes results to stdout. Imported only by
+`aiotheory.__main__`, never by the package.
 """
 
 from __future__ import annotations
@@ -54,6 +56,29 @@ def _parser() -> argparse.ArgumentParser:
         default=_DEFAULT_TIMEOUT,
         help=f"seconds for all models (default {_DEFAULT_TIMEOUT:g})",
     )
+    dms = commands.add_parser(
+        "dms",
+        help="TableTheory DMS documents: validate, compare with models, generate models, export",
+        description=(
+            "validate FILE...: check DMS v0.1 documents (exit 1 if one is invalid). "
+            "diff FILE module:Model...: compare models with the document's models of the same name "
+            "(exit 1 with the differences). models FILE: print Python source for the document's models. "
+            "export module:Model...: print a DMS document describing the models."
+        ),
+    )
+    dms_actions = dms.add_subparsers(dest="action", required=True)
+    validate = dms_actions.add_parser("validate", help="check DMS documents")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    dms_diff = dms_actions.add_parser("diff", help="compare models with a DMS document")
+    dms_diff.add_argument("file", metavar="FILE")
+    dms_diff.add_argument("models", nargs="+", metavar="module:Model")
+    dms_diff.add_argument("--ignore-table", action="store_true", help="do not compare table names")
+    models = dms_actions.add_parser("models", help="print Python source for a DMS document's models")
+    models.add_argument("file", metavar="FILE")
+    export = dms_actions.add_parser("export", help="print a DMS document describing models")
+    export.add_argument("models", nargs="+", metavar="module:Model")
+    export.add_argument("--format", choices=("yaml", "json"), default=None, help="default: YAML with PyYAML")
+    export.add_argument("--namespace", default="")
     return parser
 
 
@@ -112,9 +137,51 @@ async def _tables(
     return changes
 
 
+def _dms(args: argparse.Namespace) -> int:
+    from . import dms
+
+    action = args.action
+    if action == "validate":
+        invalid = 0
+        for name in args.files:
+            try:
+                document = dms.load(name)
+            except (ValidationError, OSError) as exc:
+                sys.stdout.write(f"{name}: invalid: {exc}\n")
+                invalid += 1
+                continue
+            names = ", ".join(m.name for m in document.models)
+            sys.stdout.write(f"{name}: ok ({len(document.models)} models: {names})\n")
+        return 1 if invalid else 0
+    if action == "models":
+        sys.stdout.write(dms.python_source(dms.load(args.file)))
+        return 0
+    if action == "export":
+        sys.stdout.write(dms.export(*load_models(args.models), format=args.format, namespace=args.namespace))
+        return 0
+    document = dms.load(args.file)
+    differs = False
+    for model in load_models(args.models):
+        differences = dms.diff(model, document.model(model.__name__), ignore_table=args.ignore_table)
+        if differences:
+            differs = True
+            sys.stdout.write(f"{model.__name__}: differs from the DMS model\n")
+            sys.stdout.writelines(f"  {line}\n" for line in differences)
+        else:
+            sys.stdout.write(f"{model.__name__}: equivalent\n")
+    return 1 if differs else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 done, 1 `diff` found changes, 2 refused or failed)."""
+    """Run the command; returns the exit status (0 done, 1 `diff` found changes or `dms validate` an
+    invalid document, 2 refused or failed)."""
     args = _parser().parse_args(argv)
+    if args.command == "dms":
+        try:
+            return _dms(args)
+        except (AiotheoryError, OSError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
     # Progress of `apply` (each GSI's status while DynamoDB builds it) goes to stderr, plans to stdout.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))

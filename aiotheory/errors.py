@@ -17,6 +17,7 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── AccountNotFound (LookupError)       an unknown partner / account id
     ├── MissingExtra (ImportError)          an optional dependency is not installed; .extra names the extra
     ├── TableSchemaMismatch                 ensure_table found a table whose schema differs from the model
+    ├── DmsMismatch (AssertionError)        dms.assert_equivalent: a model differs from its DMS model
     ├── IdempotencyError                    IdempotencyStore: .record_id names the record
     │   ├── IdempotencyInProgress           the key is being handled by a live invocation
     │   ├── IdempotencyKeyMismatch (ValueError)   the key was used with another request payload
@@ -53,6 +54,7 @@ __all__ = [
     "DeadlineExceeded",
     "DecodeError",
     "DecryptionFailed",
+    "DmsMismatch",
     "EncryptionNotConfigured",
     "ExpiredToken",
     "IdempotencyError",
@@ -242,6 +244,15 @@ class TableSchemaMismatch(AiotheoryError):
     def __init__(self, table: str, differences: list[str]):
         super().__init__(f"table {table!r} does not match its model: " + "; ".join(differences))
         self.table = table
+        self.differences = differences
+
+
+class DmsMismatch(AiotheoryError, AssertionError):
+    """`dms.assert_equivalent`: a model is not equivalent to its DMS model; `differences` lists each one."""
+
+    def __init__(self, model: str, differences: list[str]):
+        super().__init__(f"{model} differs from its DMS model:\n  " + "\n  ".join(differences))
+        self.model = model
         self.differences = differences
 
 

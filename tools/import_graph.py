@@ -44,6 +44,9 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
             "expr",
             "expr.",
             "cursor",
+            "dms",
+            "_dms_models",
+            "_dms_spec",
         ),
     ),
     # One request at a time: the wire, credentials, the deadline scope, retries and the one call function.
