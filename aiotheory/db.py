@@ -23,12 +23,15 @@ from ._call import call
 from ._requester import Requester
 from ._sizing import sizing
 from ._writes import (
+    as_written,
     attach_old,
     create_guard,
     key_in,
     rendered_create_guard,
     same_item,
+    save_actions,
     stamped,
+    stored_of,
     update_landed,
     update_plan,
     version_guard,
@@ -332,8 +335,8 @@ class DB:
         """
         schema = schema_of(type(item))
         written = stamped(item, schema, self._clock, creating=False)
-        await self._put_item(schema, written, condition)
-        return written
+        encoded = await self._put_item(schema, written, condition)
+        return as_written(written, item, encoded)
 
     async def create(self, item: M, *, condition: Condition | None = None) -> M:
         """Write `item` only if no item has its key; otherwise raise ConditionFailed.
@@ -343,8 +346,8 @@ class DB:
         schema = schema_of(type(item))
         written = stamped(item, schema, self._clock, creating=True)
         if condition is not None:
-            await self._put_item(schema, written, create_guard(schema, condition))
-            return written
+            encoded = await self._put_item(schema, written, create_guard(schema, condition))
+            return as_written(written, item, encoded)
         # The create guard alone is the same text for every item of the class: rendered once.
         encoded = schema.encode(written)
         expression, names = rendered_create_guard(schema)
@@ -356,7 +359,7 @@ class DB:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded))
-        return written
+        return as_written(written, item, encoded)
 
     async def replace(self, item: M, *, condition: Condition | None = None) -> M:
         """Replace the stored item with `item` only if it is still the version `item` was read at.
@@ -381,7 +384,7 @@ class DB:
         written = fresh.model_copy(update={schema.version.field: current + 1})
         guard = version_guard(schema, item, condition)
         try:
-            await self._put_item(schema, written, guard)
+            encoded = await self._put_item(schema, written, guard)
         except ConditionFailed as exc:
             if exc.old_item is None:
                 raise ItemNotFound(
@@ -390,12 +393,13 @@ class DB:
                     key=schema.key_of(item),
                 ) from exc
             raise
-        return written
+        return as_written(written, item, encoded)
 
-    async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
+    async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> Item:
         encoded = schema.encode(item)
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
         await self._conditional_write("PutItem", payload, schema, condition, key_in(schema, encoded))
+        return encoded
 
     async def _conditional_write(
         self,
@@ -462,6 +466,49 @@ class DB:
         """
         schema = schema_of(type(item))
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
+        return await self._send_update(schema, item, actions, guard, upsert, idempotent)
+
+    async def save(self, item: M, *, condition: Condition | None = None) -> M:
+        """Write what changed in `item` since it was read, as ONE UpdateItem; returns the new model.
+
+        A model read through this library (get, find, query, scan, batch_get, transact_get, and the
+        model every write returns) remembers the attributes it was read as, also across
+        `model_copy(update=...)`. `save` encodes `item`, SETs the attributes that differ and REMOVEs
+        those that are now empty (a field set to None, an emptied set), and leaves the rest alone.
+        It is guarded by the Version (checked and bumped) when the model has one, else by the item
+        still existing; UpdatedAt is stamped. When nothing changed no request is sent and `item` is
+        returned as is. `item` is not mutated.
+
+        A model built by hand (not read) has nothing to compare with: it is created, as `create`
+        would (ConditionFailed when an item has its key).
+
+        Raises:
+            KeyChanged: a key field differs from the item it was read as (before any request).
+            ConditionFailed: the stored version differs (a concurrent writer saved first), or
+                `condition` did not hold.
+            ItemNotFound: the item was deleted since it was read.
+            OutcomeUnknown: the request left and no usable reply came back, and the stored item
+                cannot tell whether the save landed (only without Version and UpdatedAt fields).
+        """
+        stored = stored_of(item)
+        if stored is None:
+            return await self.create(item, condition=condition)
+        schema = schema_of(type(item))
+        changes = save_actions(schema, schema.encode(item), stored)
+        if not changes:
+            return item
+        actions, guard = update_plan(schema, item, changes, condition, False, self._clock)
+        return await self._send_update(schema, item, actions, guard, False, False)
+
+    async def _send_update(
+        self,
+        schema: TableSchema[M],
+        item: M,
+        actions: list[Update],
+        guard: Condition | None,
+        upsert: bool,
+        idempotent: bool,
+    ) -> M:
         params = Params()
         payload: Payload = {
             "TableName": self.table_prefix + schema.table,

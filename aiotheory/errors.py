@@ -4,7 +4,8 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
 
     AiotheoryError
     ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
-    │   └── DecodeError                     ... on the way back: an item read does not fit its model
+    │   ├── DecodeError                     ... on the way back: an item read does not fit its model
+    │   └── KeyChanged                      db.save of a model whose key differs from the item it was read as
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
@@ -56,6 +57,7 @@ __all__ = [
     "IdempotencyKeyMismatch",
     "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "KeyChanged",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -84,6 +86,14 @@ class ValidationError(AiotheoryError, ValueError):
 
     Raised before any request for bad input (a model definition, key, value, expression or limit),
     and, as its subclass DecodeError, after a read whose item does not fit the model.
+    """
+
+
+class KeyChanged(ValidationError):
+    """`db.save` / `tx.save` of a model whose key fields differ from the item it was read as.
+
+    A save writes the changes of one stored item; it cannot move the item to another key. Raised
+    before any request. Write the item under its new key with `create` (and delete the old one).
     """
 
 
