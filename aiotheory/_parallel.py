@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._hooks import after_read
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ._requester import Requester
+    from ._rules import Hooks
     from ._types import Item, Payload
 
 __all__ = ["ParallelScan", "ScanStream"]
@@ -72,6 +74,7 @@ class ParallelScan(Generic[M]):
         "_concurrency",
         "_decode",
         "_group",
+        "_hooks",
         "_limit",
         "_page_size",
         "_payload",
@@ -87,6 +90,7 @@ class ParallelScan(Generic[M]):
         payload: Payload,
         decode: Callable[[Item], M],
         *,
+        hooks: Hooks | None = None,
         page_size: int | None,
         limit: int | None,
         segments: int,
@@ -95,6 +99,7 @@ class ParallelScan(Generic[M]):
         self._requester = requester
         self._payload = payload
         self._decode = decode
+        self._hooks = hooks
         self._page_size = page_size
         self._limit = limit
         self._segments = segments
@@ -152,7 +157,11 @@ class ParallelScan(Generic[M]):
                 reply = await requester.send("Scan", request)
             raws = reply.get("Items")
             if raws:
-                await send.send([decode(raw) for raw in raws])
+                items = [decode(raw) for raw in raws]
+                if self._hooks is not None:
+                    for item in items:
+                        await after_read(self._hooks, item)
+                await send.send(items)
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 break

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from . import _tables
 from ._call import call
+from ._hooks import after_read, after_write, before_delete, before_write, key_model
 from ._requester import Requester
 from ._sizing import sizing
 from ._writes import (
@@ -304,6 +305,9 @@ class DB:
                 key=key,
             )
         found: M = schema.decode(item)
+        hooks = model.__aiotheory__.hooks
+        if hooks is not None:
+            await after_read(hooks, found)
         return found
 
     @overload
@@ -321,7 +325,13 @@ class DB:
         if consistent:
             payload["ConsistentRead"] = True
         item = (await call(self.transport, "GetItem", payload, self._retry)).get("Item")
-        return None if item is None else schema.decode(item)
+        if item is None:
+            return None
+        found: M = schema.decode(item)
+        hooks = model.__aiotheory__.hooks
+        if hooks is not None:
+            await after_read(hooks, found)
+        return found
 
     # --------------------------------------------------------------------------------------- writes
 
@@ -334,9 +344,15 @@ class DB:
             ConditionFailed: `condition` did not hold (`.old` holds the old item when DynamoDB sent it).
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         written = stamped(item, schema, self._clock, creating=False)
         encoded = await self._put_item(schema, written, condition)
-        return as_written(written, item, encoded)
+        written = as_written(written, item, encoded)
+        if hooks is not None:
+            await after_write(hooks, written)
+        return written
 
     async def create(self, item: M, *, condition: Condition | None = None) -> M:
         """Write `item` only if no item has its key; otherwise raise ConditionFailed.
@@ -344,10 +360,16 @@ class DB:
         A Version field is written as 0; CreatedAt and UpdatedAt are set from the DB's clock.
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         written = stamped(item, schema, self._clock, creating=True)
         if condition is not None:
             encoded = await self._put_item(schema, written, create_guard(schema, condition))
-            return as_written(written, item, encoded)
+            written = as_written(written, item, encoded)
+            if hooks is not None:
+                await after_write(hooks, written)
+            return written
         # The create guard alone is the same text for every item of the class: rendered once.
         encoded = schema.encode(written)
         expression, names = rendered_create_guard(schema)
@@ -359,7 +381,10 @@ class DB:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded))
-        return as_written(written, item, encoded)
+        written = as_written(written, item, encoded)
+        if hooks is not None:
+            await after_write(hooks, written)
+        return written
 
     async def replace(self, item: M, *, condition: Condition | None = None) -> M:
         """Replace the stored item with `item` only if it is still the version `item` was read at.
@@ -379,6 +404,9 @@ class DB:
             raise ValidationError(
                 f"replace() needs a Version field on {type(item).__name__}; use put() to overwrite"
             )
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         current = getattr(item, schema.version.field)
         fresh = stamped(item, schema, self._clock, creating=False)
         written = fresh.model_copy(update={schema.version.field: current + 1})
@@ -393,7 +421,10 @@ class DB:
                     key=schema.key_of(item),
                 ) from exc
             raise
-        return as_written(written, item, encoded)
+        written = as_written(written, item, encoded)
+        if hooks is not None:
+            await after_write(hooks, written)
+        return written
 
     async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> Item:
         encoded = schema.encode(item)
@@ -465,8 +496,18 @@ class DB:
             OutcomeUnknown: the request left, no usable reply came back, and resending was not safe.
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            hooked = await before_write(hooks, item)
+            if hooked is not item:
+                # What the hook changed (audit fields, say) is written by the same request.
+                changed = save_actions(schema, schema.encode(hooked), schema.encode(item))
+                updates = (*updates, *changed)
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
-        return await self._send_update(schema, item, actions, guard, upsert, idempotent)
+        new = await self._send_update(schema, item, actions, guard, upsert, idempotent)
+        if hooks is not None:
+            await after_write(hooks, new)
+        return new
 
     async def save(self, item: M, *, condition: Condition | None = None) -> M:
         """Write what changed in `item` since it was read, as ONE UpdateItem; returns the new model.
@@ -494,11 +535,17 @@ class DB:
         if stored is None:
             return await self.create(item, condition=condition)
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         changes = save_actions(schema, schema.encode(item), stored)
         if not changes:
             return item
         actions, guard = update_plan(schema, item, changes, condition, False, self._clock)
-        return await self._send_update(schema, item, actions, guard, False, False)
+        new = await self._send_update(schema, item, actions, guard, False, False)
+        if hooks is not None:
+            await after_write(hooks, new)
+        return new
 
     async def _send_update(
         self,
@@ -626,11 +673,17 @@ class DB:
             schema = schema_of(type(target))
             key = schema.key_of(target)
             guard = version_guard(schema, target, condition)
+            hooks = schema.model.__aiotheory__.hooks
+            if hooks is not None:
+                await before_delete(hooks, target)
         else:
             if pk is MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
+            hooks = schema.model.__aiotheory__.hooks
+            if hooks is not None:
+                await before_delete(hooks, key_model(schema, key))
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}
         await self._conditional_write("DeleteItem", payload, schema, guard, key)
 

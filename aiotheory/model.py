@@ -40,7 +40,7 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
-from ._rules import check_table_name, field_plans, layout_of
+from ._rules import Hooks, check_table_name, field_plans, hooks_of, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
 from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
@@ -88,12 +88,15 @@ class _Compiled:
     built once, under `_LOCK`; reads take no lock once a part exists.
     """
 
-    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "table")
+    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "hooks", "table")
 
     def __init__(self, cls: type, table: str | None) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
+        # The lifecycle hooks the class declares (`before_write`, `after_read`, `after_write` and
+        # `before_delete` methods), found now; None when it declares none: the operations' fast path.
+        self.hooks: Hooks | None = hooks_of(cls)
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
         self._codec: ModelCodec | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
+from ._hooks import after_read
 from ._parallel import ParallelScan, ScanStream
 from .cursor import ReadOperation, SortOrder, checked_secret, decode_cursor, encode_cursor
 from .errors import ValidationError
@@ -303,6 +304,10 @@ class _Read(Generic[M]):
         reply = await self._requester.send(self._operation, request)
         decode = self._decode
         items = [decode(raw) for raw in reply.get("Items", ())]
+        hooks = self._schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            for item in items:
+                await after_read(hooks, item)
         cursor = self._cursor(reply.get("LastEvaluatedKey"))
         return Page(items=items, cursor=cursor, scanned=int(reply.get("ScannedCount", 0)))
 
@@ -318,7 +323,11 @@ class _Read(Generic[M]):
             reply = await self._requester.send(self._operation, request)
             items = reply.get("Items")
             if items:
-                return self._decode(items[0])
+                found = self._decode(items[0])
+                hooks = self._schema.model.__aiotheory__.hooks
+                if hooks is not None:
+                    await after_read(hooks, found)
+                return found
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 return None
@@ -366,11 +375,15 @@ class _Read(Generic[M]):
         send = self._requester.send
         operation = self._operation
         remaining = self._limit
+        hooks = self._schema.model.__aiotheory__.hooks
         start: Item | None = None
         while True:
             reply = await send(operation, self._next_request(payload, start, remaining))
             for raw in reply.get("Items", ()):
-                yield decode(raw)
+                item = decode(raw)
+                if hooks is not None:
+                    await after_read(hooks, item)
+                yield item
                 if remaining is not None:
                     remaining -= 1
                     if remaining == 0:
@@ -561,6 +574,7 @@ class Scan(_Read[M]):
             self._requester,
             self._payload(count=False),
             self._decode,
+            hooks=self._schema.model.__aiotheory__.hooks,
             page_size=self._page_size,
             limit=self._limit,
             segments=segments,

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
+from ._hooks import after_read
 from ._writes import create_guard, stamped, update_plan, version_guard
 from .errors import CancellationReason, TransactionCanceled, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
@@ -329,4 +330,9 @@ async def transact_get(
     for (schema, _), response in zip(targets, reply.get("Responses") or [], strict=True):
         raw = response.get("Item")
         out.append(None if raw is None else schema.decode(raw))
+    for found in out:
+        if found is not None:
+            hooks = type(found).__aiotheory__.hooks
+            if hooks is not None:
+                await after_read(hooks, found)
     return out
