@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
-from ._hooks import after_read
-from ._writes import create_guard, stamped, update_plan, version_guard
-from .errors import CancellationReason, TransactionCanceled, ValidationError
+from ._hooks import after_read, after_write, before_delete, before_write, key_model
+from ._writes import create_guard, save_actions, stamped, stored_of, update_plan, version_guard
+from .errors import CancellationReason, KeyChanged, TransactionCanceled, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
 from .model import Model, schema_of
 from .schema import MISSING, key_target
@@ -82,7 +82,7 @@ class Transaction:
     Pass your own token to make a retry across processes idempotent too.
     """
 
-    __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_state", "token")
+    __slots__ = ("_actions", "_hooked", "_keys", "_payloads", "_requester", "_state", "token")
 
     def __init__(self, requester: Requester, *, token: str | None = None) -> None:
         if token is not None and not 1 <= len(token) <= 36:
@@ -93,6 +93,8 @@ class Transaction:
         self._payloads: list[Payload] = []
         self._keys: set[tuple[str, tuple[object, ...]]] = set()
         self._state: Literal["open", "done"] = "open"
+        # The actions whose model declares hooks: run at commit (recording is sync, hooks may be async).
+        self._hooked: list[_Hooked] = []
 
     @property
     def actions(self) -> tuple[TransactionAction, ...]:
@@ -123,11 +125,40 @@ class Transaction:
         Without `upsert`, a missing item cancels the transaction (its reason is ConditionalCheckFailed
         with no old item).
         """
+        self._add_update(schema_of(type(item)), item, updates, condition, upsert)
+
+    def save(self, item: Model, *, condition: Condition | None = None) -> None:
+        """Record `db.save(item)`: an update of what changed since `item` was read (Version checked
+        and bumped, else the item must exist), or a create for a model built by hand.
+
+        Nothing is recorded when nothing changed.
+
+        Raises:
+            KeyChanged: a key field differs from the item it was read as.
+        """
+        stored = stored_of(item)
+        if stored is None:
+            self.create(item, condition=condition)
+            return
         schema = schema_of(type(item))
+        changes = save_actions(schema, schema.encode(item), stored)
+        if changes:
+            self._add_update(schema, item, changes, condition, False)
+
+    def _add_update(
+        self,
+        schema: TableSchema[Any],
+        item: Model,
+        updates: Sequence[Update],
+        condition: Condition | None,
+        upsert: bool,
+    ) -> None:
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock)
         key = schema.key_of(item)
         params = Params()
         body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
+        if schema.model.__aiotheory__.hooks is not None:
+            self._hooked.append(_Hooked(len(self._actions), schema, item, tuple(updates), condition, upsert))
         self._add("update", schema, key, guard, item, body, params)
 
     def delete(
@@ -156,6 +187,9 @@ class Transaction:
                 raise ValidationError("tx.delete(Model, ...) needs the key: tx.delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
+        if schema.model.__aiotheory__.hooks is not None:
+            target_item = item if item is not None else key_model(schema, key)
+            self._hooked.append(_Hooked(len(self._actions), schema, target_item, (), None, False))
         self._add("delete", schema, key, guard, item, {"Key": key}, Params())
 
     def check(self, target: Model | type[Model], *args: object) -> None:
@@ -186,6 +220,8 @@ class Transaction:
     ) -> None:
         encoded = schema.encode(item)
         key = schema.key_of(item)
+        if schema.model.__aiotheory__.hooks is not None:
+            self._hooked.append(_Hooked(len(self._actions), schema, item, (), guard, False))
         self._add(kind, schema, key, guard, item, {"Item": encoded}, Params())
 
     def _add(
@@ -256,11 +292,86 @@ class Transaction:
         self._state = "done"
         if not self._payloads:
             return
+        hooked = self._hooked
+        if hooked:
+            await self._before_hooks(hooked)
         payload: Payload = {"TransactItems": self._payloads, "ClientRequestToken": self.token}
         try:
             await self._requester.send("TransactWriteItems", payload)
         except TransactionCanceled as exc:
             raise _linked(exc, self._actions) from None
+        for entry in hooked:
+            hooks = entry.schema.model.__aiotheory__.hooks
+            if hooks is not None and self._actions[entry.index].kind != "delete":
+                await after_write(hooks, entry.item)
+
+    async def _before_hooks(self, hooked: list[_Hooked]) -> None:
+        """Run the before_write / before_delete hooks of the recorded actions, before anything is sent,
+        and rebuild the actions whose model a before_write hook replaced."""
+        for entry in hooked:
+            hooks = entry.schema.model.__aiotheory__.hooks
+            if hooks is None:
+                continue
+            action = self._actions[entry.index]
+            if action.kind == "delete":
+                await before_delete(hooks, entry.item)
+                continue
+            result = await before_write(hooks, entry.item)
+            if result is entry.item:
+                continue
+            schema = entry.schema
+            if schema.key_id(schema.key_of(result)) != schema.key_id(action.key):
+                raise KeyChanged(
+                    f"{schema.model.__name__}.before_write changed the key of a transaction item"
+                )
+            if action.kind in ("put", "create"):
+                self._payloads[entry.index]["Put"]["Item"] = schema.encode(result)
+            else:
+                # What the hook changed is added to the same Update, as db.update does.
+                changed = save_actions(schema, schema.encode(result), schema.encode(entry.item))
+                actions, guard = update_plan(
+                    schema,
+                    entry.item,
+                    (*entry.updates, *changed),
+                    entry.condition,
+                    entry.upsert,
+                    self._requester.clock,
+                )
+                params = Params()
+                body: Payload = {
+                    "Key": action.key,
+                    "UpdateExpression": render_update(actions, params),
+                    "TableName": action.table,
+                }
+                if guard is not None:
+                    body["ConditionExpression"] = render_condition(guard, params)
+                    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+                params.apply(body)
+                self._payloads[entry.index] = {"Update": body}
+            self._actions[entry.index] = dataclasses.replace(action, item=result)
+            entry.item = result
+
+
+class _Hooked:
+    """A recorded action whose model declares hooks, and what rebuilding it needs."""
+
+    __slots__ = ("condition", "index", "item", "schema", "updates", "upsert")
+
+    def __init__(
+        self,
+        index: int,
+        schema: TableSchema[Any],
+        item: Model,
+        updates: tuple[Update, ...],
+        condition: Condition | None,
+        upsert: bool,
+    ) -> None:
+        self.index = index
+        self.schema = schema
+        self.item = item
+        self.updates = updates
+        self.condition = condition
+        self.upsert = upsert
 
 
 def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _Canceled:
