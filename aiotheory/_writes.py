@@ -33,6 +33,7 @@ __all__ = [
     "rendered_create_guard",
     "same_item",
     "save_actions",
+    "shallow_copy",
     "stamped",
     "stored_of",
     "update_landed",
@@ -189,8 +190,22 @@ def stored_of(item: Model) -> Item | None:
 def as_written(written: M, given: M, encoded: Item) -> M:
     """`written` remembering `encoded` as its stored attributes, so it can be saved; never `given`
     itself (the caller's argument is not mutated), a shallow copy when the write changed nothing."""
-    out = given.model_copy() if written is given else written
+    out = shallow_copy(given) if written is given else written
     out.__dict__[STORED] = encoded
+    return out
+
+
+def shallow_copy(item: M) -> M:
+    """What `item.model_copy()` makes (field values shared, the rest copied), in a few calls: a put
+    of a model without stamps pays for it on every call."""
+    out: M = object.__new__(type(item))
+    _set = object.__setattr__
+    _set(out, "__dict__", dict(item.__dict__))
+    _set(out, "__pydantic_fields_set__", set(item.__pydantic_fields_set__))
+    extra = item.__pydantic_extra__
+    _set(out, "__pydantic_extra__", None if extra is None else dict(extra))
+    private = item.__pydantic_private__
+    _set(out, "__pydantic_private__", None if private is None else dict(private))
     return out
 
 

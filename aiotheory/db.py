@@ -24,13 +24,13 @@ from ._hooks import after_read, after_write, before_delete, before_write, key_mo
 from ._requester import Requester
 from ._sizing import sizing
 from ._writes import (
-    as_written,
     attach_old,
     create_guard,
     key_in,
     rendered_create_guard,
     same_item,
     save_actions,
+    shallow_copy,
     stamped,
     stored_of,
     update_landed,
@@ -49,7 +49,7 @@ from .errors import (
 from .expr import Attr, Condition, Params, Update, render_condition, render_update
 from .model import Model, TableSchema, schema_of
 from .retries import RetryPolicy, policy_from_env
-from .schema import MISSING
+from .schema import MISSING, STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -349,7 +349,9 @@ class DB:
             item = await before_write(hooks, item)
         written = stamped(item, schema, self._clock, creating=False)
         encoded = await self._put_item(schema, written, condition)
-        written = as_written(written, item, encoded)
+        if written is item:  # no stamps: the returned model remembers what was written, not `item`
+            written = shallow_copy(item)
+        written.__dict__[STORED] = encoded
         if hooks is not None:
             await after_write(hooks, written)
         return written
@@ -366,7 +368,9 @@ class DB:
         written = stamped(item, schema, self._clock, creating=True)
         if condition is not None:
             encoded = await self._put_item(schema, written, create_guard(schema, condition))
-            written = as_written(written, item, encoded)
+            if written is item:
+                written = shallow_copy(item)
+            written.__dict__[STORED] = encoded
             if hooks is not None:
                 await after_write(hooks, written)
             return written
@@ -381,7 +385,9 @@ class DB:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded))
-        written = as_written(written, item, encoded)
+        if written is item:
+            written = shallow_copy(item)
+        written.__dict__[STORED] = encoded
         if hooks is not None:
             await after_write(hooks, written)
         return written
@@ -421,7 +427,7 @@ class DB:
                     key=schema.key_of(item),
                 ) from exc
             raise
-        written = as_written(written, item, encoded)
+        written.__dict__[STORED] = encoded  # a copy: the version was bumped
         if hooks is not None:
             await after_write(hooks, written)
         return written
