@@ -74,7 +74,9 @@ class _Rules:
         keys = frozenset(a.stored for a in (schema.pk, schema.sk) if a is not None)
         self.unsaved = self.managed | keys
         self.fields: dict[str, tuple[str, Callable[[Any], object]]] = {
-            p.stored: (p.name, p.codec.dec) for p in schema.plans if not p.ignore and p.stored not in keys
+            p.stored: (p.name, p.codec.dec)
+            for p in schema.plans
+            if not p.ignore and p.stored not in self.unsaved
         }
         self.version_field = "" if schema.version is None else schema.version.field
         self.version: Attr[Any] | None = None if schema.version is None else _attr(schema, self.version_field)

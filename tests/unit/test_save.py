@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from aiotheory import DB, PK, Model, Version
+from aiotheory import DB, PK, CreatedAt, Model, Version
 from aiotheory.testing import FakeTransport
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -94,3 +94,17 @@ async def test_put_returns_a_tracked_copy_when_the_model_has_no_stamps() -> None
     payload = fake.calls[1][1]
     guard = payload["ConditionExpression"]
     assert guard.startswith("attribute_exists(") and payload["ExpressionAttributeNames"][guard[17:-1]] == "id"
+
+
+async def test_save_leaves_created_at_alone_when_the_caller_cleared_it() -> None:
+    class Stamped(Model, table="stamped"):
+        id: Annotated[str, PK]
+        name: str
+        created_at: Annotated[dt.datetime | None, CreatedAt] = None
+
+    stored = {"id": {"S": "s"}, "name": {"S": "a"}, "created_at": {"S": "2026-01-01T00:00:00.000000Z"}}
+    fake = FakeTransport({"Item": stored}, {"Attributes": {**stored, "name": {"S": "b"}}})
+    db = DB(transport=fake, region="us-east-1")
+    loaded = await db.get(Stamped, "s")
+    await db.save(loaded.model_copy(update={"name": "b", "created_at": None}))
+    assert _written(fake.calls[1][1]) == ({"name"}, set())  # a managed field is never REMOVEd by a save
