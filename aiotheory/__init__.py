@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .errors import IdempotencyKeyMismatch as IdempotencyKeyMismatch
     from .errors import IdempotencyReplyNotStored as IdempotencyReplyNotStored
     from .errors import ItemNotFound as ItemNotFound
+    from .errors import KeyChanged as KeyChanged
     from .errors import LeaseHeld as LeaseHeld
     from .errors import LeaseNotOwned as LeaseNotOwned
     from .errors import MissingExtra as MissingExtra
@@ -128,6 +129,7 @@ __all__ = [
     "Ignore",
     "ItemNotFound",
     "JSONString",
+    "KeyChanged",
     "LSI",
     "Lease",
     "LeaseHeld",
@@ -193,6 +195,7 @@ _ERRORS: Final = (
     "IdempotencyKeyMismatch",
     "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "KeyChanged",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._hooks import after_read
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ._requester import Requester
+    from ._rules import Hooks
     from ._types import Item, Payload
     from .schema import TableSchema
 
@@ -73,6 +75,7 @@ class ParallelScan(Generic[M]):
         "_concurrency",
         "_decode",
         "_group",
+        "_hooks",
         "_limit",
         "_page_size",
         "_payload",
@@ -89,6 +92,7 @@ class ParallelScan(Generic[M]):
         payload: Payload,
         decode: Callable[[Item], M],
         *,
+        hooks: Hooks | None = None,
         page_size: int | None,
         limit: int | None,
         segments: int,
@@ -99,6 +103,7 @@ class ParallelScan(Generic[M]):
         self._requester = requester
         self._payload = payload
         self._decode = decode
+        self._hooks = hooks
         self._page_size = page_size
         self._limit = limit
         self._segments = segments
@@ -158,7 +163,11 @@ class ParallelScan(Generic[M]):
             if raws:
                 if self._sealed is not None:
                     await requester.open(self._sealed, raws, base["TableName"])
-                await send.send([decode(raw) for raw in raws])
+                items = [decode(raw) for raw in raws]
+                if self._hooks is not None:
+                    for item in items:
+                        await after_read(self._hooks, item)
+                await send.send(items)
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 break

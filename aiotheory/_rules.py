@@ -6,11 +6,12 @@ the keys, indexes and special fields. Both raise ValidationError naming the clas
 
 from __future__ import annotations
 
+import inspect
 import re
 import types
 import typing
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Literal, Union
+from typing import TYPE_CHECKING, Any, Final, Literal, Union
 
 from ._model_markers import (
     GSI,
@@ -33,15 +34,20 @@ from .errors import ValidationError
 from .schema import FieldRef, IndexSchema, KeyAttr, Layout
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic.fields import FieldInfo
 
 __all__ = [
+    "HOOK_NAMES",
     "ITEM_FORMATS",
     "NAMINGS",
+    "Hooks",
     "ItemFormat",
     "Naming",
     "check_table_name",
     "field_plans",
+    "hooks_of",
     "layout_of",
     "stored_name",
 ]
@@ -57,6 +63,47 @@ _NONE_TYPE: Final = type(None)
 _TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
 _TABLE_MIN: Final = 3
 _TABLE_MAX: Final = 255
+
+
+#: The lifecycle hooks a model may declare as methods (`def` or `async def`), found at class creation.
+HOOK_NAMES: Final = ("before_write", "after_read", "after_write", "before_delete")
+
+
+class Hooks:
+    """The lifecycle hooks one model class declares: each `(function, is_async)`, or None.
+
+    A class that declares none has no Hooks at all (`__aiotheory__.hooks` is None), so every
+    operation's check is one attribute read; never mutated.
+    """
+
+    __slots__ = HOOK_NAMES
+
+    before_write: tuple[Callable[[Any], object], bool] | None
+    after_read: tuple[Callable[[Any], object], bool] | None
+    after_write: tuple[Callable[[Any], object], bool] | None
+    before_delete: tuple[Callable[[Any], object], bool] | None
+
+    def __init__(self, found: dict[str, tuple[Callable[[Any], object], bool]]) -> None:
+        for name in HOOK_NAMES:
+            object.__setattr__(self, name, found.get(name))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Hooks is immutable: cannot set {name!r}")
+
+
+def hooks_of(cls: type) -> Hooks | None:
+    """The hooks `cls` declares or inherits; None when it has none (the fast path)."""
+    found: dict[str, tuple[Callable[[Any], object], bool]] = {}
+    for name in HOOK_NAMES:
+        fn = inspect.getattr_static(cls, name, None)
+        if fn is None:
+            continue
+        if isinstance(fn, staticmethod | classmethod) or not callable(fn):
+            raise ValidationError(
+                f"{cls.__name__}.{name}: a lifecycle hook is a plain method (def or async def)"
+            )
+        found[name] = (fn, inspect.iscoroutinefunction(fn))
+    return Hooks(found) if found else None
 
 
 def check_table_name(where: str, table: str) -> None:

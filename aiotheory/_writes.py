@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from .errors import ConditionFailed, ValidationError
+from .errors import ConditionFailed, KeyChanged, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition
+from .expr._nodes import PathAction, SetAction, Value
 from .model import Model
+from .schema import STORED
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -23,13 +25,17 @@ if TYPE_CHECKING:
     from .model import TableSchema
 
 __all__ = [
+    "as_written",
     "attach_old",
     "create_guard",
     "idempotent",
     "key_in",
     "rendered_create_guard",
     "same_item",
+    "save_actions",
+    "shallow_copy",
     "stamped",
+    "stored_of",
     "update_landed",
     "update_plan",
     "version_guard",
@@ -45,7 +51,9 @@ class _Rules:
         "create_guard",
         "create_text",
         "exists_guard",
+        "fields",
         "managed",
+        "unsaved",
         "updated_at",
         "version",
         "version_field",
@@ -61,6 +69,15 @@ class _Rules:
         self.managed = frozenset(
             f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None
         )
+        # A save never SETs or REMOVEs the key (it cannot change) nor the managed fields (the plan
+        # stamps and bumps them); it REMOVEs only attributes a field of the model writes.
+        keys = frozenset(a.stored for a in (schema.pk, schema.sk) if a is not None)
+        self.unsaved = self.managed | keys
+        self.fields: dict[str, tuple[str, Callable[[Any], object]]] = {
+            p.stored: (p.name, p.codec.dec)
+            for p in schema.plans
+            if not p.ignore and p.stored not in self.unsaved
+        }
         self.version_field = "" if schema.version is None else schema.version.field
         self.version: Attr[Any] | None = None if schema.version is None else _attr(schema, self.version_field)
         self.updated_at: Attr[Any] | None = (
@@ -161,6 +178,75 @@ def update_plan(
     if condition is not None:
         guard = condition if guard is None else guard & condition
     return actions, guard
+
+
+# ------------------------------------------------------------------------------------------ save
+
+
+def stored_of(item: Model) -> Item | None:
+    """The attributes `item` was read (or last written) as; None for a model built by hand."""
+    found: Item | None = item.__dict__.get(STORED)
+    return found
+
+
+def as_written(written: M, given: M, encoded: Item) -> M:
+    """`written` remembering `encoded` as its stored attributes, so it can be saved; never `given`
+    itself (the caller's argument is not mutated), a shallow copy when the write changed nothing."""
+    out = shallow_copy(given) if written is given else written
+    out.__dict__[STORED] = encoded
+    return out
+
+
+def shallow_copy(item: M) -> M:
+    """What `item.model_copy()` makes (field values shared, the rest copied), in a few calls: a put
+    of a model without stamps pays for it on every call."""
+    out: M = object.__new__(type(item))
+    _set = object.__setattr__
+    _set(out, "__dict__", dict(item.__dict__))
+    _set(out, "__pydantic_fields_set__", set(item.__pydantic_fields_set__))
+    extra = item.__pydantic_extra__
+    _set(out, "__pydantic_extra__", None if extra is None else dict(extra))
+    private = item.__pydantic_private__
+    _set(out, "__pydantic_private__", None if private is None else dict(private))
+    return out
+
+
+def save_actions(schema: TableSchema[Any], encoded: Item, stored: Item) -> list[Update]:
+    """The SET and REMOVE actions that turn `stored` into `encoded` (both whole encoded items).
+
+    An attribute whose raw value differs is compared decoded before it is written: DynamoDB answers
+    numbers normalised ("1.50" as "1.5") and sets in its own order, which is no change. Managed
+    fields are left to the update plan. Raises KeyChanged when the key differs (before any request).
+    """
+    if schema.key_id(encoded) != schema.key_id(stored):
+        raise KeyChanged(
+            f"{schema.model.__name__}: the key differs from the item it was read as; "
+            "save() cannot move an item (create it under the new key and delete the old one)"
+        )
+    rules = _rules(schema)
+    skip = rules.unsaved
+    fields = rules.fields
+    actions: list[Update] = []
+    for name, av in encoded.items():
+        if name in skip:
+            continue
+        old = stored.get(name)
+        if old == av:
+            continue
+        if old is not None:
+            field = fields.get(name)
+            if field is not None and _same_value(field[1], old, av):
+                continue
+        actions.append(SetAction((name,), Value(av)))
+    actions.extend(PathAction((name,)) for name in fields if name in stored and name not in encoded)
+    return actions
+
+
+def _same_value(dec: Callable[[Any], object], old: object, new: object) -> bool:
+    try:
+        return dec(old) == dec(new)
+    except Exception:  # a stored value that no longer fits the field: write ours
+        return False
 
 
 # ------------------------------------------------------------------------------- outcome unknown

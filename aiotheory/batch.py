@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 
-from ._writes import stamped
+from ._hooks import after_read, after_write, before_delete, before_write, key_model
+from ._writes import as_written, stamped
 from .deadlines import bounded
 from .errors import (
     AwsError,
@@ -270,6 +271,11 @@ async def batch_get(
         value: M | None = None if raw is None else schema.decode(raw)
         cache[position] = value
         decoded.append(value)
+    hooks = schema.model.__aiotheory__.hooks
+    if hooks is not None:
+        for found in cache.values():  # each item once, however often its key was asked
+            if found is not None:
+                await after_read(hooks, found)
     return decoded
 
 
@@ -366,8 +372,10 @@ async def batch_write(
             )
         schema = schema_of(type(original))
         if schema.encrypted:
-            requester.key_id(schema)  # fail closed before anything is sent
-        item = stamped(original, schema, requester.clock, creating=False)
+            requester.key_id(schema)  # fail closed before anything is sent (or any hook runs)
+        hooks = schema.model.__aiotheory__.hooks
+        given = original if hooks is None else await before_write(hooks, original)
+        item = stamped(given, schema, requester.clock, creating=False)
         encoded = schema.encode(item)
         table = requester.table_prefix + schema.table
         ident = (table, schema.key_id(encoded))
@@ -375,9 +383,12 @@ async def batch_write(
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
         seen.add(ident)
         writes.append(_Write(table, schema, {"PutRequest": {"Item": encoded}}, original))
-        written.append(item)
+        written.append(as_written(item, given, encoded))
     for target in delete:
         schema, key = key_target(target, "batch_write(delete=...)")
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            await before_delete(hooks, target if isinstance(target, Model) else key_model(schema, key))
         table = requester.table_prefix + schema.table
         ident = (table, schema.key_id(key))
         if ident in seen:
@@ -406,4 +417,8 @@ async def batch_write(
             [writes[p].origin for p in unknown],
         )
         raise error from run.rounds.cause
+    for item in written:
+        hooks = type(item).__aiotheory__.hooks
+        if hooks is not None:
+            await after_write(hooks, item)
     return written

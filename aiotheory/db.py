@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from . import _tables
 from ._call import call
+from ._hooks import after_read, after_write, before_delete, before_write, key_model
 from ._requester import Requester
 from ._sizing import sizing
 from ._writes import (
@@ -28,7 +29,10 @@ from ._writes import (
     key_in,
     rendered_create_guard,
     same_item,
+    save_actions,
+    shallow_copy,
     stamped,
+    stored_of,
     update_landed,
     update_plan,
     version_guard,
@@ -45,7 +49,7 @@ from .errors import (
 from .expr import Attr, Condition, Params, Update, render_condition, render_update
 from .model import Model, TableSchema, schema_of
 from .retries import RetryPolicy, policy_from_env
-from .schema import MISSING
+from .schema import MISSING, STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -358,6 +362,9 @@ class DB:
         if schema.encrypted:
             await self._requester.open(schema, (item,), payload["TableName"])
         found: M = schema.decode(item)
+        hooks = model.__aiotheory__.hooks
+        if hooks is not None:
+            await after_read(hooks, found)
         return found
 
     @overload
@@ -381,7 +388,11 @@ class DB:
             return None
         if schema.encrypted:
             await self._requester.open(schema, (item,), payload["TableName"])
-        return schema.decode(item)
+        found: M = schema.decode(item)
+        hooks = model.__aiotheory__.hooks
+        if hooks is not None:
+            await after_read(hooks, found)
+        return found
 
     # --------------------------------------------------------------------------------------- writes
 
@@ -394,8 +405,16 @@ class DB:
             ConditionFailed: `condition` did not hold (`.old` holds the old item when DynamoDB sent it).
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         written = stamped(item, schema, self._clock, creating=False)
-        await self._put_item(schema, written, condition)
+        encoded = await self._put_item(schema, written, condition)
+        if written is item:  # no stamps: the returned model remembers what was written, not `item`
+            written = shallow_copy(item)
+        written.__dict__[STORED] = encoded
+        if hooks is not None:
+            await after_write(hooks, written)
         return written
 
     async def create(self, item: M, *, condition: Condition | None = None) -> M:
@@ -404,9 +423,17 @@ class DB:
         A Version field is written as 0; CreatedAt and UpdatedAt are set from the DB's clock.
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         written = stamped(item, schema, self._clock, creating=True)
         if condition is not None:
-            await self._put_item(schema, written, create_guard(schema, condition))
+            encoded = await self._put_item(schema, written, create_guard(schema, condition))
+            if written is item:
+                written = shallow_copy(item)
+            written.__dict__[STORED] = encoded
+            if hooks is not None:
+                await after_write(hooks, written)
             return written
         # The create guard alone is the same text for every item of the class: rendered once.
         encoded = schema.encode(written)
@@ -419,6 +446,11 @@ class DB:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         await self._conditional_write("PutItem", payload, schema, None, key_in(schema, encoded), encoded)
+        if written is item:
+            written = shallow_copy(item)
+        written.__dict__[STORED] = encoded
+        if hooks is not None:
+            await after_write(hooks, written)
         return written
 
     async def replace(self, item: M, *, condition: Condition | None = None) -> M:
@@ -439,12 +471,15 @@ class DB:
             raise ValidationError(
                 f"replace() needs a Version field on {type(item).__name__}; use put() to overwrite"
             )
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
         current = getattr(item, schema.version.field)
         fresh = stamped(item, schema, self._clock, creating=False)
         written = fresh.model_copy(update={schema.version.field: current + 1})
         guard = version_guard(schema, item, condition)
         try:
-            await self._put_item(schema, written, guard)
+            encoded = await self._put_item(schema, written, guard)
         except ConditionFailed as exc:
             if exc.old_item is None:
                 raise ItemNotFound(
@@ -453,9 +488,12 @@ class DB:
                     key=schema.key_of(item),
                 ) from exc
             raise
+        written.__dict__[STORED] = encoded  # a copy: the version was bumped
+        if hooks is not None:
+            await after_write(hooks, written)
         return written
 
-    async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> None:
+    async def _put_item(self, schema: TableSchema[Any], item: Model, condition: Condition | None) -> Item:
         encoded = schema.encode(item)
         if schema.encrypted:
             if condition is not None:
@@ -468,6 +506,7 @@ class DB:
         else:
             payload = {"TableName": self.table_prefix + schema.table, "Item": encoded}
         await self._conditional_write("PutItem", payload, schema, condition, key_in(schema, encoded), encoded)
+        return encoded
 
     async def _conditional_write(
         self,
@@ -541,7 +580,66 @@ class DB:
             OutcomeUnknown: the request left, no usable reply came back, and resending was not safe.
         """
         schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            hooked = await before_write(hooks, item)
+            if hooked is not item:
+                # What the hook changed (audit fields, say) is written by the same request.
+                changed = save_actions(schema, schema.encode(hooked), schema.encode(item))
+                updates = (*updates, *changed)
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
+        new = await self._send_update(schema, item, actions, guard, upsert, idempotent)
+        if hooks is not None:
+            await after_write(hooks, new)
+        return new
+
+    async def save(self, item: M, *, condition: Condition | None = None) -> M:
+        """Write what changed in `item` since it was read, as ONE UpdateItem; returns the new model.
+
+        A model read through this library (get, find, query, scan, batch_get, transact_get, and the
+        model every write returns) remembers the attributes it was read as, also across
+        `model_copy(update=...)`. `save` encodes `item`, SETs the attributes that differ and REMOVEs
+        those that are now empty (a field set to None, an emptied set), and leaves the rest alone.
+        It is guarded by the Version (checked and bumped) when the model has one, else by the item
+        still existing; UpdatedAt is stamped. When nothing changed no request is sent and `item` is
+        returned as is. `item` is not mutated.
+
+        A model built by hand (not read) has nothing to compare with: it is created, as `create`
+        would (ConditionFailed when an item has its key).
+
+        Raises:
+            KeyChanged: a key field differs from the item it was read as (before any request).
+            ConditionFailed: the stored version differs (a concurrent writer saved first), or
+                `condition` did not hold.
+            ItemNotFound: the item was deleted since it was read.
+            OutcomeUnknown: the request left and no usable reply came back, and the stored item
+                cannot tell whether the save landed (only without Version and UpdatedAt fields).
+        """
+        stored = stored_of(item)
+        if stored is None:
+            return await self.create(item, condition=condition)
+        schema = schema_of(type(item))
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            item = await before_write(hooks, item)
+        changes = save_actions(schema, schema.encode(item), stored)
+        if not changes:
+            return item
+        actions, guard = update_plan(schema, item, changes, condition, False, self._clock)
+        new = await self._send_update(schema, item, actions, guard, False, False)
+        if hooks is not None:
+            await after_write(hooks, new)
+        return new
+
+    async def _send_update(
+        self,
+        schema: TableSchema[M],
+        item: M,
+        actions: list[Update],
+        guard: Condition | None,
+        upsert: bool,
+        idempotent: bool,
+    ) -> M:
         sealed = self._sealed_plan(schema, actions, guard, "UpdateItem") if schema.encrypted else None
         params = Params()
         payload: Payload = {
@@ -685,11 +783,17 @@ class DB:
             schema = schema_of(type(target))
             key = schema.key_of(target)
             guard = version_guard(schema, target, condition)
+            hooks = schema.model.__aiotheory__.hooks
+            if hooks is not None:
+                await before_delete(hooks, target)
         else:
             if pk is MISSING:
                 raise ValidationError("delete(Model, ...) needs the key: delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
+            hooks = schema.model.__aiotheory__.hooks
+            if hooks is not None:
+                await before_delete(hooks, key_model(schema, key))
         if schema.encrypted:
             self._requester.key_id(schema)  # fail closed: a refused ALL_OLD item could not be opened
         payload: Payload = {"TableName": self.table_prefix + schema.table, "Key": key}

@@ -6,7 +6,8 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
     │   ├── DecodeError                     ... on the way back: an item read does not fit its model
     │   │   └── DecryptionFailed            an Encrypted attribute's envelope is malformed, moved or tampered
-    │   └── EncryptionNotConfigured         a model has Encrypted fields and no KMS key is configured
+    │   ├── EncryptionNotConfigured         a model has Encrypted fields and no KMS key is configured
+    │   └── KeyChanged                      db.save of a model whose key differs from the item it was read as
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
@@ -62,6 +63,7 @@ __all__ = [
     "IdempotencyKeyMismatch",
     "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "KeyChanged",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -90,6 +92,14 @@ class ValidationError(AiotheoryError, ValueError):
 
     Raised before any request for bad input (a model definition, key, value, expression or limit),
     and, as its subclass DecodeError, after a read whose item does not fit the model.
+    """
+
+
+class KeyChanged(ValidationError):
+    """`db.save` / `tx.save` of a model whose key fields differ from the item it was read as.
+
+    A save writes the changes of one stored item; it cannot move the item to another key. Raised
+    before any request. Write the item under its new key with `create` (and delete the old one).
     """
 
 

@@ -46,7 +46,7 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
-from ._rules import ITEM_FORMATS, NAMINGS, check_table_name, field_plans, layout_of
+from ._rules import ITEM_FORMATS, NAMINGS, Hooks, check_table_name, field_plans, hooks_of, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
 from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
@@ -104,6 +104,7 @@ class _Compiled:
         "_plans",
         "_schema",
         "attrs",
+        "hooks",
         "item_format",
         "kms_key_id",
         "naming",
@@ -124,6 +125,9 @@ class _Compiled:
         self.item_format: ItemFormat = item_format
         self.kms_key_id = kms_key_id
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
+        # The lifecycle hooks the class declares (`before_write`, `after_read`, `after_write` and
+        # `before_delete` methods), found now; None when it declares none: the operations' fast path.
+        self.hooks: Hooks | None = hooks_of(cls)
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
         self._codec: ModelCodec | None = None

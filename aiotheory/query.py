@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
+from ._hooks import after_read
 from ._parallel import ParallelScan, ScanStream
 from .cursor import ReadOperation, SortOrder, checked_secret, decode_cursor, encode_cursor
 from .errors import ValidationError
@@ -313,6 +314,10 @@ class _Read(Generic[M]):
         if schema.encrypted:
             await self._requester.open(schema, raws, request["TableName"])
         items = [decode(raw) for raw in raws]
+        hooks = schema.model.__aiotheory__.hooks
+        if hooks is not None:
+            for item in items:
+                await after_read(hooks, item)
         cursor = self._cursor(reply.get("LastEvaluatedKey"))
         return Page(items=items, cursor=cursor, scanned=int(reply.get("ScannedCount", 0)))
 
@@ -333,7 +338,11 @@ class _Read(Generic[M]):
             if items:
                 if schema.encrypted:
                     await self._requester.open(schema, items[:1], request["TableName"])
-                return self._decode(items[0])
+                found = self._decode(items[0])
+                hooks = schema.model.__aiotheory__.hooks
+                if hooks is not None:
+                    await after_read(hooks, found)
+                return found
             start = reply.get("LastEvaluatedKey")
             if start is None:
                 return None
@@ -387,6 +396,7 @@ class _Read(Generic[M]):
         send = self._requester.send
         operation = self._operation
         remaining = self._limit
+        hooks = self._schema.model.__aiotheory__.hooks
         start: Item | None = None
         while True:
             reply = await send(operation, self._next_request(payload, start, remaining))
@@ -395,7 +405,10 @@ class _Read(Generic[M]):
                 # The whole page at once: one Decrypt per distinct data key, not per item.
                 await self._requester.open(schema, raws, payload["TableName"])
             for raw in raws:
-                yield decode(raw)
+                item = decode(raw)
+                if hooks is not None:
+                    await after_read(hooks, item)
+                yield item
                 if remaining is not None:
                     remaining -= 1
                     if remaining == 0:
@@ -594,6 +607,7 @@ class Scan(_Read[M]):
             self._requester,
             self._payload(count=False),
             self._decode,
+            hooks=self._schema.model.__aiotheory__.hooks,
             page_size=self._page_size,
             limit=self._limit,
             segments=segments,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MISSING",
+    "STORED",
     "FieldEncoder",
     "FieldRef",
     "IndexSchema",
@@ -48,6 +49,9 @@ class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
 
+
+#: The `__dict__` entry of a model read from (or written to) a table: the attributes as stored.
+STORED: Final = "__aiotheory_stored__"
 
 #: "Not given": the default of every optional key part (`sk`) across the package.
 MISSING: Final[Any] = _Missing()
@@ -310,10 +314,16 @@ class TableSchema(Generic[M]):
         holds a value of the wrong type.
         """
         try:
-            return self._codec.decode_map(item)  # type: ignore[no-any-return]  # an instance of self.model
+            obj: M = self._codec.decode_map(item)
         except DecodeFailure as exc:
             key = {a.stored: item[a.stored] for a in (self.pk, self.sk) if a is not None and a.stored in item}
             raise decode_failure_error(exc, self.table, key) from None
+        # What `db.save` diffs against. In `__dict__` rather than private state: pydantic's `__eq__`
+        # compares private state but only fields once the dicts differ, `model_copy` keeps the entry,
+        # and serialisation, `repr` and iteration skip a name no field can have (fields never start
+        # with "_"). Never mutated: the item is the reply's, and nothing writes to a decoded reply.
+        obj.__dict__[STORED] = item
+        return obj
 
     def encode_value(self, field: str, value: object) -> AttributeValue:
         """`value` encoded the way `field` stores it (None -> NULL), type-checked; for expressions."""

@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
-from ._writes import create_guard, stamped, update_plan, version_guard
-from .errors import CancellationReason, TransactionCanceled, ValidationError
+from ._hooks import after_read, after_write, before_delete, before_write, key_model
+from ._writes import create_guard, save_actions, stamped, stored_of, update_plan, version_guard
+from .errors import CancellationReason, KeyChanged, TransactionCanceled, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition, render_projection, render_update
 from .model import Model, schema_of
 from .schema import MISSING, key_target
@@ -81,7 +82,7 @@ class Transaction:
     Pass your own token to make a retry across processes idempotent too.
     """
 
-    __slots__ = ("_actions", "_keys", "_payloads", "_requester", "_sealing", "_state", "token")
+    __slots__ = ("_actions", "_hooked", "_keys", "_payloads", "_requester", "_sealing", "_state", "token")
 
     def __init__(self, requester: Requester, *, token: str | None = None) -> None:
         if token is not None and not 1 <= len(token) <= 36:
@@ -95,6 +96,8 @@ class Transaction:
         # (action index, schema, values to seal or None for a whole put item): Encrypted attributes are
         # sealed at commit, since recording is sync and KMS is not.
         self._sealing: list[tuple[int, TableSchema[Any], list[tuple[AttributeValue, str]] | None]] = []
+        # The actions whose model declares hooks: run at commit (recording is sync, hooks may be async).
+        self._hooked: list[_Hooked] = []
 
     @property
     def actions(self) -> tuple[TransactionAction, ...]:
@@ -125,7 +128,34 @@ class Transaction:
         Without `upsert`, a missing item cancels the transaction (its reason is ConditionalCheckFailed
         with no old item).
         """
+        self._add_update(schema_of(type(item)), item, updates, condition, upsert)
+
+    def save(self, item: Model, *, condition: Condition | None = None) -> None:
+        """Record `db.save(item)`: an update of what changed since `item` was read (Version checked
+        and bumped, else the item must exist), or a create for a model built by hand.
+
+        Nothing is recorded when nothing changed.
+
+        Raises:
+            KeyChanged: a key field differs from the item it was read as.
+        """
+        stored = stored_of(item)
+        if stored is None:
+            self.create(item, condition=condition)
+            return
         schema = schema_of(type(item))
+        changes = save_actions(schema, schema.encode(item), stored)
+        if changes:
+            self._add_update(schema, item, changes, condition, False)
+
+    def _add_update(
+        self,
+        schema: TableSchema[Any],
+        item: Model,
+        updates: Sequence[Update],
+        condition: Condition | None,
+        upsert: bool,
+    ) -> None:
         actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock)
         key = schema.key_of(item)
         sealed = None
@@ -136,6 +166,8 @@ class Transaction:
             sealed = sealed_values(schema.encrypted, actions, f"tx.update of {schema.model.__name__}")
         params = Params()
         body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
+        if schema.model.__aiotheory__.hooks is not None:
+            self._hooked.append(_Hooked(len(self._actions), schema, item, tuple(updates), condition, upsert))
         self._add("update", schema, key, guard, item, body, params)
         if sealed:
             self._sealing.append((len(self._payloads) - 1, schema, sealed))
@@ -166,6 +198,9 @@ class Transaction:
                 raise ValidationError("tx.delete(Model, ...) needs the key: tx.delete(Model, pk[, sk])")
             schema = schema_of(target)
             key = schema.key(pk, sk)
+        if schema.model.__aiotheory__.hooks is not None:
+            target_item = item if item is not None else key_model(schema, key)
+            self._hooked.append(_Hooked(len(self._actions), schema, target_item, (), None, False))
         self._add("delete", schema, key, guard, item, {"Key": key}, Params())
 
     def check(self, target: Model | type[Model], *args: object) -> None:
@@ -198,6 +233,8 @@ class Transaction:
         key = schema.key_of(item)
         if schema.encrypted:
             self._requester.key_id(schema)  # fail closed when recorded
+        if schema.model.__aiotheory__.hooks is not None:
+            self._hooked.append(_Hooked(len(self._actions), schema, item, (), guard, False))
         self._add(kind, schema, key, guard, item, {"Item": encoded}, Params())
         if schema.encrypted:
             self._sealing.append((len(self._payloads) - 1, schema, None))
@@ -274,6 +311,10 @@ class Transaction:
         self._state = "done"
         if not self._payloads:
             return
+        hooked = self._hooked
+        if hooked:
+            await self._before_hooks(hooked)
+        # After the hooks: a hook may have rebuilt a put's item, which is then sealed as written.
         for index, schema, sealed in self._sealing:
             await self._seal(index, schema, sealed)
         payload: Payload = {"TransactItems": self._payloads, "ClientRequestToken": self.token}
@@ -283,6 +324,10 @@ class Transaction:
             linked = _linked(exc, self._actions)
             await self._open_reasons(linked)
             raise linked from None
+        for entry in hooked:
+            hooks = entry.schema.model.__aiotheory__.hooks
+            if hooks is not None and self._actions[entry.index].kind != "delete":
+                await after_write(hooks, entry.item)
 
     async def _open_reasons(self, canceled: TransactionCanceled) -> None:
         """Open the Encrypted attributes of the old items the cancellation reasons carry (ALL_OLD)."""
@@ -307,6 +352,82 @@ class Transaction:
         await seal_placeholders(
             requester.source.encryption, key_id, sealed, body["ExpressionAttributeValues"]
         )
+
+    async def _before_hooks(self, hooked: list[_Hooked]) -> None:
+        """Run the before_write / before_delete hooks of the recorded actions, before anything is sent,
+        and rebuild the actions whose model a before_write hook replaced."""
+        for entry in hooked:
+            hooks = entry.schema.model.__aiotheory__.hooks
+            if hooks is None:
+                continue
+            action = self._actions[entry.index]
+            if action.kind == "delete":
+                await before_delete(hooks, entry.item)
+                continue
+            result = await before_write(hooks, entry.item)
+            if result is entry.item:
+                continue
+            schema = entry.schema
+            if schema.key_id(schema.key_of(result)) != schema.key_id(action.key):
+                raise KeyChanged(
+                    f"{schema.model.__name__}.before_write changed the key of a transaction item"
+                )
+            if action.kind in ("put", "create"):
+                self._payloads[entry.index]["Put"]["Item"] = schema.encode(result)
+            else:
+                if schema.encrypted:
+                    # The Update's Encrypted values were listed for sealing when it was recorded; a
+                    # rebuilt body would carry new values that list does not name: refuse, never send
+                    # plaintext.
+                    raise ValidationError(
+                        f"{schema.model.__name__}.before_write replaced a transaction update of a model "
+                        "with Encrypted fields; set those fields in the update itself"
+                    )
+                # What the hook changed is added to the same Update, as db.update does.
+                changed = save_actions(schema, schema.encode(result), schema.encode(entry.item))
+                actions, guard = update_plan(
+                    schema,
+                    entry.item,
+                    (*entry.updates, *changed),
+                    entry.condition,
+                    entry.upsert,
+                    self._requester.clock,
+                )
+                params = Params()
+                body: Payload = {
+                    "Key": action.key,
+                    "UpdateExpression": render_update(actions, params),
+                    "TableName": action.table,
+                }
+                if guard is not None:
+                    body["ConditionExpression"] = render_condition(guard, params)
+                    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+                params.apply(body)
+                self._payloads[entry.index] = {"Update": body}
+            self._actions[entry.index] = dataclasses.replace(action, item=result)
+            entry.item = result
+
+
+class _Hooked:
+    """A recorded action whose model declares hooks, and what rebuilding it needs."""
+
+    __slots__ = ("condition", "index", "item", "schema", "updates", "upsert")
+
+    def __init__(
+        self,
+        index: int,
+        schema: TableSchema[Any],
+        item: Model,
+        updates: tuple[Update, ...],
+        condition: Condition | None,
+        upsert: bool,
+    ) -> None:
+        self.index = index
+        self.schema = schema
+        self.item = item
+        self.updates = updates
+        self.condition = condition
+        self.upsert = upsert
 
 
 def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _Canceled:
@@ -387,4 +508,9 @@ async def transact_get(
     for (schema, _), response in zip(targets, responses, strict=True):
         raw = response.get("Item")
         out.append(None if raw is None else schema.decode(raw))
+    for found in out:
+        if found is not None:
+            hooks = type(found).__aiotheory__.hooks
+            if hooks is not None:
+                await after_read(hooks, found)
     return out

@@ -69,7 +69,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ),
     # The seam under the operations: the requester (transport, retries, prefix, clock, hooks) and the
     # write rules (stamps, version guard, create guard, update plan), shared by every operation.
-    ("seam", ("_requester", "_writes")),
+    ("seam", ("_requester", "_writes", "_hooks")),
     # Operations users call: the facade, queries, batches, transactions, tables, partners, streams, Lambda,
     # leases.
     (

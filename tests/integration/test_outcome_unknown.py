@@ -217,6 +217,33 @@ async def _update_idempotent(direct: DB, damaged: Damaged) -> None:
     assert (await direct.get(Ctr, "once", consistent=True)).n == 5
 
 
+async def _save_versioned(direct: DB, damaged: Damaged) -> None:
+    """A save is a versioned UpdateItem: the resend fails the version check and the stored item
+    (version + 1, our values) shows it landed, so the call returns the new item."""
+    loaded = await direct.create(Doc(id="save", n=1, tags={"a"}))
+    new = await damaged("UpdateItem").save(loaded.model_copy(update={"n": 2, "tags": set()}))
+    stored = await direct.get(Doc, "save", consistent=True)
+    assert stored == new and stored.n == 2 and stored.tags == set() and stored.version == 1
+
+
+async def _save_stale(direct: DB, damaged: Damaged) -> None:
+    """A save from a stale copy: ConditionFailed (another writer saved first), nothing of ours applied."""
+    loaded = await direct.create(Doc(id="save-stale", n=1))
+    current = await direct.save(loaded.model_copy(update={"status": "paid"}))
+    with pytest.raises(ConditionFailed) as caught:
+        await damaged("UpdateItem").save(loaded.model_copy(update={"n": 100}))
+    assert caught.value.old == current
+    assert await direct.get(Doc, "save-stale", consistent=True) == current
+
+
+async def _save_unmarked(direct: DB, damaged: Damaged) -> None:
+    """No Version, no UpdatedAt: the save's SET/REMOVE actions are idempotent, so it is resent."""
+    loaded = await direct.create(Ctr(id="save-ctr", n=1, items=["a"]))
+    new = await damaged("UpdateItem").save(loaded.model_copy(update={"n": 2}))
+    assert new.n == 2 and new.items == ["a"]
+    assert await direct.get(Ctr, "save-ctr", consistent=True) == new
+
+
 SCENARIOS: Final[dict[str, Scenario]] = {
     "put": _put,
     "create": _create,
@@ -236,6 +263,9 @@ SCENARIOS: Final[dict[str, Scenario]] = {
     "batch-write": _batch_write,
     "transaction": _transaction,
     "update-idempotent": _update_idempotent,
+    "save-versioned": _save_versioned,
+    "save-stale": _save_stale,
+    "save-unmarked": _save_unmarked,
 }
 
 #: Scenarios that need an engine which deduplicates ClientRequestToken (moto executes a resent

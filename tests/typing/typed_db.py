@@ -49,6 +49,7 @@ async def crud(db: DB) -> None:
         assert_type(await db.create(p), Payment)
         assert_type(await db.put(p), Payment)
         assert_type(await db.replace(p), Payment)
+        assert_type(await db.save(p.model_copy(update={"amount": 1})), Payment)
         assert_type(await db.get(Payment, "p1", "pay_1"), Payment)
         assert_type(await db.find(Payment, "p1", "pay_1"), Payment | None)
         new = await db.update(
@@ -93,6 +94,7 @@ async def batches(db: DB, items: list[Payment]) -> None:
     async with db.transaction() as tx:
         tx.put(items[0])
         tx.update(items[1], F(Payment.amount).add(-5))
+        assert_type(tx.save(items[2]), None)
         tx.check(items[0], F(Payment.status) == "open")
 
 
