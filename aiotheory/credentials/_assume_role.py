@@ -101,6 +101,7 @@ class AssumeRoleProvider:
         "_advisory",
         "_base",
         "_clock",
+        "_closed",
         "_creds",
         "_endpoint_url",
         "_fetched_at",
@@ -183,6 +184,7 @@ class AssumeRoleProvider:
         self._fetched_at = 0.0
         self._next_try = 0.0
         self._task: asyncio.Task[Credentials] | None = None
+        self._closed = False
         #: How many AssumeRole calls succeeded (observability and tests).
         self.refreshes = 0
         _LIVE.add(self)
@@ -233,7 +235,13 @@ class AssumeRoleProvider:
             self._sts_loop = None
 
     async def close(self) -> None:
-        """Cancel a background refresh and close an STS client this provider made."""
+        """Cancel a refresh in flight, drop the credentials and close an STS client this provider made.
+
+        A closed cache never calls STS again: `get` raises CredentialsError (a removed partner's DB
+        must not assume the role after the removal).
+        """
+        self._closed = True
+        self._creds = None
         task, self._task = self._task, None
         if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
@@ -285,6 +293,8 @@ class AssumeRoleProvider:
         )
 
     async def _refresh_and_wait(self) -> Credentials:
+        if self._closed:
+            raise CredentialsError(f"the credential cache for {self.role_arn} is closed")
         task = self._current_task()
         if task is None or task.done():
             task = self._start_refresh()

@@ -223,3 +223,71 @@ async def test_otel_span_carries_dynamodb_semantic_attributes_when_instrumented(
     assert failed.name == "DynamoDB.PutItem" and failed.status.status_code is StatusCode.ERROR
     assert dict(failed.attributes or {})["aws.request_id"] == "RID42"
     assert dict(failed.attributes or {})["error.type"] == "ThrottlingException"
+
+
+# ------------------------------------------------------------------------- the partner in context
+
+
+def test_aiotheory_log_records_carry_the_partner_when_a_partner_scope_is_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiotheory")
+    log = logging.getLogger("aiotheory.credentials")
+    with _observe.partner_scope("p1"):
+        log.warning("inside")
+        with _observe.partner_scope(None):
+            log.warning("cleared")
+        log.warning("inside again")
+    log.warning("outside")
+    assert [(r.getMessage(), r.__dict__["partner"]) for r in caplog.records] == [
+        ("inside", "p1"),
+        ("cleared", None),
+        ("inside again", "p1"),
+        ("outside", None),
+    ]
+
+
+def test_every_aiotheory_logger_carries_the_partner_filter_when_observe_is_imported() -> None:
+    import pathlib
+    import re
+
+    import aiotheory
+
+    root = pathlib.Path(aiotheory.__file__).parent
+    names = set()
+    for path in root.rglob("*.py"):
+        names.update(re.findall(r'getLogger\("(aiotheory[\w.]*)"\)', path.read_text()))
+    assert names and names <= set(_observe._LOGGERS)
+    for name in names:
+        assert any(isinstance(f, _observe.PartnerLogFilter) for f in logging.getLogger(name).filters), name
+
+
+def test_partner_log_filter_tags_application_records_and_keeps_an_explicit_partner() -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]  # a collecting handler
+    handler.addFilter(_observe.PartnerLogFilter())
+    app = logging.getLogger("test_observe.app")
+    app.addHandler(handler)
+    app.propagate = False
+    try:
+        with _observe.partner_scope("p7"):
+            app.warning("served")
+            app.warning("explicit", extra={"partner": "other"})
+    finally:
+        app.removeHandler(handler)
+        app.propagate = True
+    assert [r.__dict__["partner"] for r in records] == ["p7", "other"]
+
+
+async def test_call_record_and_span_name_the_context_partner_when_the_transport_has_none() -> None:
+    spans = _Spans()
+    set_tracer(spans)
+    try:
+        with _observe.partner_scope("p3"):
+            await call(FakeTransport({}), "GetItem", dict(_GET), _policy())
+        await call(FakeTransport({}), "GetItem", dict(_GET), _policy())
+    finally:
+        set_tracer(None)
+    assert [s[2] for s in spans.started] == ["p3", None]
+    assert [r.partner for r in spans.ended] == ["p3", None]
