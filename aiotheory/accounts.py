@@ -22,6 +22,7 @@ from .credentials._assume_role import (
     DEFAULT_MANDATORY_MARGIN,
     DEFAULT_STS_TIMEOUT,
     AssumeRoleProvider,
+    sts_retry_policy,
     validate_margins,
     validate_sts_timeout,
 )
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ._types import Clock
     from .credentials import CredentialProvider
     from .db import DB
+    from .retries import RetryPolicy
     from .transport._pool import HttpClient
     from .transport.base import Transport
 
@@ -138,6 +140,9 @@ class Accounts:
             caller that started it (see AssumeRoleProvider).
         base_credentials: who calls STS; defaults to the base DB's own provider.
         wrap_transport, wrap_sts: wrap each partner's DynamoDB / STS transport (fault injection).
+        sts_retry: the AssumeRole retry policy shared by every partner; default `sts_retry_policy()`
+            (adaptive: one client-side rate limiter for this process's AssumeRole calls, so a
+            throttled fleet cold start backs off together instead of per role).
 
     Raises:
         ValidationError: a bad partner id or session name, margins not below every configured role
@@ -157,6 +162,7 @@ class Accounts:
         "_session_name",
         "_session_names",
         "_sts_endpoint_url",
+        "_sts_retry",
         "_sts_timeout",
         "_wrap_sts",
         "_wrap_transport",
@@ -176,6 +182,7 @@ class Accounts:
         wrap_transport: TransportWrapper | None = None,
         wrap_sts: TransportWrapper | None = None,
         sts_timeout: float = DEFAULT_STS_TIMEOUT,
+        sts_retry: RetryPolicy | None = None,
     ) -> None:
         # Each partner's role duration bounds the margins too (checked as partners are added).
         validate_margins(advisory_margin, mandatory_margin, math.inf)
@@ -194,6 +201,7 @@ class Accounts:
         self._sts_endpoint_url = sts_endpoint_url
         self._clock = clock
         self._sts_timeout = sts_timeout
+        self._sts_retry = sts_retry if sts_retry is not None else sts_retry_policy()
         self._base_credentials = base_credentials
         self._wrap_transport = wrap_transport
         self._wrap_sts = wrap_sts
@@ -389,6 +397,7 @@ class Accounts:
                 mandatory_margin=self._mandatory,
                 clock=self._clock,
                 sts_timeout=self._sts_timeout,
+                retry=self._sts_retry,
                 sts_factory=_StsFactory(self, region, base_credentials),
             )
             self._providers[key] = provider

@@ -12,6 +12,7 @@ from aiotheory._observe import Hook
 from aiotheory.accounts import AccountConfig, Accounts, current_partner, partner_scope
 from aiotheory.credentials import Credentials, StaticProvider
 from aiotheory.errors import AccountNotFound, CredentialsError, DeadlineExceeded, ValidationError
+from aiotheory.retries import RetryPolicy
 from aiotheory.testing import FakeTransport, FaultTransport, Stall
 from aiotheory.testing._faultserver import FaultServer, Reply, dynamodb_error
 
@@ -490,3 +491,12 @@ async def test_current_partner_is_isolated_per_task_when_scopes_run_concurrently
     await asyncio.gather(serve("p1"), serve("p2"))
     assert seen == {"p1": "p1", "p2": "p2"}
     assert current_partner() is None
+
+
+def test_partners_share_one_adaptive_sts_policy_when_no_sts_retry_is_given() -> None:
+    # STS's AssumeRole quota is per calling account: one limiter paces all of this process's roles.
+    accounts = Accounts({"a": AccountConfig(ROLE_1), "b": AccountConfig(ROLE_2)}, base=_base())
+    one, two = accounts.credentials("a")._policy, accounts.credentials("b")._policy
+    assert one is two and one.mode == "adaptive" and one.limiter is not None
+    own = RetryPolicy(max_attempts=2)
+    assert Accounts({"a": AccountConfig(ROLE_1)}, base=_base(), sts_retry=own).credentials("a")._policy is own
