@@ -28,9 +28,12 @@ Two experiments, each printing its table (figures, never pass/fail):
    sent, retries per success, and attempts / goodput (goal: <= 1.5x) over the steady state (the last
    half of the run), with no quota, standard and adaptive.
 
-The library's deadline scope (`aiotheory.deadlines`) reads `time.monotonic()`, not the loop's clock,
-so no deadline is used here: requests are bounded with `asyncio.timeout` instead, and the provider's
-own `sts_timeout` cannot fire in simulated time (the fake STS always answers).
+The library's deadline scope (`aiotheory.deadlines`) reads `time.monotonic()`, which asyncio's own
+loop clock also is; while a simulation runs, `time.monotonic` is pointed at the virtual clock, so the
+provider's `sts_timeout` (10 s per refresh, attempts and limiter waits included) runs in simulated time
+like every other wait. (Left on the real clock, it fired or not depending on how fast the machine ran
+the simulation: a refresh spanning 10 real seconds of simulation failed.) The hot-partition callers
+bound each request with `asyncio.timeout`.
 """
 
 from __future__ import annotations
@@ -91,9 +94,12 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
 def _run(main: Coroutine[Any, Any, Any]) -> Any:
     loop = _VirtualLoop()
+    real_monotonic = time.monotonic
+    time.monotonic = loop.time  # the deadline scope's clock, as the docstring explains
     try:
         return loop.run_until_complete(main)
     finally:
+        time.monotonic = real_monotonic
         loop.close()
 
 
