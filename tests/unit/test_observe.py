@@ -291,3 +291,21 @@ async def test_call_record_and_span_name_the_context_partner_when_the_transport_
         set_tracer(None)
     assert [s[2] for s in spans.started] == ["p3", None]
     assert [r.partner for r in spans.ended] == ["p3", None]
+
+
+def test_partner_scope_ends_with_the_invocation_when_a_lambda_handler_raises_inside_it() -> None:
+    # Every invocation runs in the process's one asyncio.Runner context, so only the scope's own
+    # reset keeps one invocation's partner from the next.
+    seen: list[str | None] = []
+
+    @lambda_handler
+    async def handler(event: dict[str, str], context: object) -> None:
+        seen.append(_observe.current_partner())
+        if "partner" in event:
+            with _observe.partner_scope(event["partner"]):
+                raise ValueError("the handler failed while serving its partner")
+
+    with pytest.raises(ValueError, match="serving its partner"):
+        handler({"partner": "p1"}, _Context())
+    handler({}, _Context())
+    assert seen == [None, None]
