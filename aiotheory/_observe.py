@@ -39,12 +39,13 @@ __all__ = [
     "get_tracer",
     "hook",
     "invocation_scope",
+    "logger",
     "partner_scope",
     "set_tracer",
 ]
 
 #: The logger with one record per AWS call; `aiotheory.calls` follows the standard levels.
-calls_log: Final = logging.getLogger("aiotheory.calls")
+calls_log: Final = logging.getLogger("aiotheory.calls")  # given the partner filter below `logger`
 DEBUG: Final = logging.DEBUG
 TRUE: Final = frozenset({"1", "true", "yes", "on"})
 # Operations that accept ReturnConsumedCapacity: asked for only while an EMF summary is collected.
@@ -188,23 +189,22 @@ class PartnerLogFilter(logging.Filter):
         return True
 
 
-#: aiotheory's loggers: each carries the partner filter, so every record it emits has `record.partner`
-#: (filters run on the logger that made the record, not its parents; tests/unit/test_observe.py keeps
-#: this list complete).
-_LOGGERS: Final = (
-    "aiotheory",
-    "aiotheory.calls",
-    "aiotheory.credentials",
-    "aiotheory.idempotency",
-    "aiotheory.lambda",
-    "aiotheory.lease",
-    "aiotheory.streams",
-    "aiotheory.tables",
-)
 _PARTNER_FILTER: Final = PartnerLogFilter()
-for _name in _LOGGERS:
-    logging.getLogger(_name).addFilter(_PARTNER_FILTER)
-del _name
+
+
+def logger(name: str) -> logging.Logger:
+    """The aiotheory logger `name`, carrying the partner filter: each record it emits has `record.partner`.
+
+    Filters run on the logger that made the record, not on its parents, so every aiotheory logger is
+    made here (tests/unit/test_observe.py checks the source for any other).
+    """
+    made = logging.getLogger(name)
+    if _PARTNER_FILTER not in made.filters:
+        made.addFilter(_PARTNER_FILTER)
+    return made
+
+
+logger(calls_log.name)
 
 
 class Hook:
@@ -374,12 +374,12 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> bool:
     raw = env.get("AIOTHEORY_DEBUG") or env.get("DYNAMORM_DEBUG") or ""
     on = raw.strip().lower() in TRUE
     if on:
-        logger = logging.getLogger("aiotheory")
-        logger.setLevel(logging.DEBUG)
-        if not logging.getLogger().handlers and not logger.handlers:
+        package = logging.getLogger("aiotheory")
+        package.setLevel(logging.DEBUG)
+        if not logging.getLogger().handlers and not package.handlers:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-            logger.addHandler(handler)
+            package.addHandler(handler)
     return on
 
 

@@ -1,12 +1,11 @@
 """DynamoDB Streams records, as Lambda delivers them, decoded into model instances; partial batch replies.
 
 Images are decoded by each model's compiled codec (no pydantic validation, like a read from the table).
-Imports models and errors only: no I/O, no transport, no asyncio.
+Imports models, errors and `_observe` (its logger) only: no I/O, no transport, no asyncio.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
 
+from ._observe import logger as _logger
 from .errors import ValidationError
 from .model import Model, TableSchema, schema_of
 
@@ -42,7 +42,7 @@ _VIEW_TYPES: Final[frozenset[str]] = frozenset(get_args(ViewType))
 # TTL deletions carry this service principal in the record's userIdentity (DynamoDB Streams and TTL docs).
 _TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"
 
-_log: Final = logging.getLogger("aiotheory.streams")
+_log: Final = _logger("aiotheory.streams")
 
 
 class BatchItemFailure(TypedDict):

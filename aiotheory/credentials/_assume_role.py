@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import random as _random
 import time
@@ -19,6 +18,7 @@ import weakref
 from typing import TYPE_CHECKING, Final
 
 from aiotheory._call import call
+from aiotheory._observe import logger as _logger
 from aiotheory.deadlines import bounded, deadline, detached_context
 from aiotheory.errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
 from aiotheory.retries import RateLimiter, RetryPolicy
@@ -60,7 +60,7 @@ _ADVISORY_RETRY_AFTER: Final = 5.0
 #: roles) measured 316 failed get()s at 3 attempts and 3 at 5, for the same number of STS calls.
 _STS_ATTEMPTS: Final = 5
 
-_log: Final = logging.getLogger("aiotheory.credentials")
+_log: Final = _logger("aiotheory.credentials")
 _LIVE: Final[weakref.WeakSet[AssumeRoleProvider]] = weakref.WeakSet()
 
 

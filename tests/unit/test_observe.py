@@ -232,7 +232,7 @@ def test_aiotheory_log_records_carry_the_partner_when_a_partner_scope_is_open(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="aiotheory")
-    log = logging.getLogger("aiotheory.credentials")
+    log = _observe.logger("aiotheory.credentials")  # as aiotheory.credentials makes it
     with _observe.partner_scope("p1"):
         log.warning("inside")
         with _observe.partner_scope(None):
@@ -247,19 +247,34 @@ def test_aiotheory_log_records_carry_the_partner_when_a_partner_scope_is_open(
     ]
 
 
-def test_every_aiotheory_logger_carries_the_partner_filter_when_observe_is_imported() -> None:
+def test_every_aiotheory_logger_is_made_with_the_partner_filter_when_its_module_loads() -> None:
     import pathlib
     import re
+    import subprocess
+    import sys
 
     import aiotheory
 
     root = pathlib.Path(aiotheory.__file__).parent
-    names = set()
+    made: dict[str, str] = {}
     for path in root.rglob("*.py"):
-        names.update(re.findall(r'getLogger\("(aiotheory[\w.]*)"\)', path.read_text()))
-    assert names and names <= set(_observe._LOGGERS)
-    for name in names:
-        assert any(isinstance(f, _observe.PartnerLogFilter) for f in logging.getLogger(name).filters), name
+        source = path.read_text()
+        # Only _observe may call logging.getLogger for an aiotheory logger; the rest go through
+        # _observe.logger, which attaches the filter.
+        if path.name != "_observe.py":
+            assert not re.search(r'getLogger\("aiotheory', source), path
+        for name in re.findall(r'_logger\("(aiotheory[\w.]*)"\)', source):
+            module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+            made[name] = module
+    assert {"aiotheory.credentials", "aiotheory.lease", "aiotheory.streams"} <= set(made)
+    # In a fresh interpreter: importing the module alone gives its logger the filter.
+    probe = "; ".join(
+        f"import {module}, logging; from aiotheory._observe import PartnerLogFilter; "
+        f"assert any(isinstance(f, PartnerLogFilter) for f in logging.getLogger({name!r}).filters)"
+        for name, module in made.items()
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
+    assert any(isinstance(f, _observe.PartnerLogFilter) for f in _observe.calls_log.filters)
 
 
 def test_partner_log_filter_tags_application_records_and_keeps_an_explicit_partner() -> None:
