@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from ._tables import MigrationStep as MigrationStep
     from .accounts import AccountConfig as AccountConfig
     from .accounts import Accounts as Accounts
+    from .accounts import PartnerLogFilter as PartnerLogFilter
+    from .accounts import current_partner as current_partner
+    from .accounts import partner_scope as partner_scope
     from .aws_lambda import lambda_handler as lambda_handler
     from .credentials import AssumeRoleProvider as AssumeRoleProvider
     from .credentials import Credentials as Credentials
@@ -144,6 +147,7 @@ __all__ = [
     "PK",
     "Page",
     "ParallelScan",
+    "PartnerLogFilter",
     "Query",
     "RFC3339Nano",
     "Raw",
@@ -169,9 +173,11 @@ __all__ = [
     "ValidationError",
     "Version",
     "__version__",
+    "current_partner",
     "deadline",
     "lambda_handler",
     "lease_table",
+    "partner_scope",
     "size",
 ]
 
@@ -249,6 +255,9 @@ _LAZY: Final[dict[str, str]] = {
     "lambda_handler": "aiotheory.aws_lambda",
     "Accounts": "aiotheory.accounts",
     "AccountConfig": "aiotheory.accounts",
+    "PartnerLogFilter": "aiotheory.accounts",
+    "current_partner": "aiotheory.accounts",
+    "partner_scope": "aiotheory.accounts",
     "Page": "aiotheory.query",
     "Query": "aiotheory.query",
     "Scan": "aiotheory.query",

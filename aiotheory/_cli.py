@@ -15,6 +15,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Final, Literal
 
+from ._observe import logger as _logger
 from .errors import AiotheoryError, ValidationError
 from .model import Model
 
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Progress of `apply` (each GSI's status while DynamoDB builds it) goes to stderr, plans to stdout.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    progress = logging.getLogger("aiotheory.tables")
+    progress = _logger("aiotheory.tables")
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     try:

@@ -29,19 +29,23 @@ __all__ = [
     "CallRecord",
     "Hook",
     "Invocation",
+    "PartnerLogFilter",
     "Tracer",
     "calls_log",
     "collect_metrics",
     "configure_from_env",
     "current_invocation",
+    "current_partner",
     "get_tracer",
     "hook",
     "invocation_scope",
+    "logger",
+    "partner_scope",
     "set_tracer",
 ]
 
 #: The logger with one record per AWS call; `aiotheory.calls` follows the standard levels.
-calls_log: Final = logging.getLogger("aiotheory.calls")
+calls_log: Final = logging.getLogger("aiotheory.calls")  # given the partner filter below `logger`
 DEBUG: Final = logging.DEBUG
 TRUE: Final = frozenset({"1", "true", "yes", "on"})
 # Operations that accept ReturnConsumedCapacity: asked for only while an EMF summary is collected.
@@ -138,6 +142,69 @@ _metrics = False
 def current_invocation() -> Invocation | None:
     """The invocation being served in this context, if `lambda_handler` opened one."""
     return _INVOCATION.get()
+
+
+# The partner being served: a context variable, so each request task (and each Lambda invocation,
+# which `lambda_handler` runs as its own task) sees only the partner it set.
+_PARTNER: Final[ContextVar[str | None]] = ContextVar("aiotheory_partner", default=None)
+
+
+def current_partner() -> str | None:
+    """The partner id being served in this context (`partner_scope`, `Accounts.use`), else None."""
+    return _PARTNER.get()
+
+
+class partner_scope:  # lower case: used as `with partner_scope("p1"):`
+    """Serve `partner_id` in this context: `current_partner()`, log records and spans name it.
+
+    Scopes nest; leaving one restores the outer partner. `None` or "" clears the partner (the base DB).
+    Only the context changes: which account a call goes to is decided by the DB it is made on.
+    """
+
+    __slots__ = ("_partner", "_token")
+
+    def __init__(self, partner_id: str | None) -> None:
+        self._partner = partner_id or None
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> str | None:
+        self._token = _PARTNER.set(self._partner)
+        return self._partner
+
+    def __exit__(self, et: object, e: object, tb: object) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            _PARTNER.reset(token)
+
+
+class PartnerLogFilter(logging.Filter):
+    """Sets `record.partner` to the partner served in the record's context (None outside any scope).
+
+    aiotheory's own loggers carry one; add another to a handler to tag your application's records too
+    (`%(partner)s` in a format). A `partner` passed in `extra=` is kept. It never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.setdefault("partner", _PARTNER.get())
+        return True
+
+
+_PARTNER_FILTER: Final = PartnerLogFilter()
+
+
+def logger(name: str) -> logging.Logger:
+    """The aiotheory logger `name`, carrying the partner filter: each record it emits has `record.partner`.
+
+    Filters run on the logger that made the record, not on its parents, so every aiotheory logger is
+    made here (tests/unit/test_observe.py checks the source for any other).
+    """
+    made = logging.getLogger(name)
+    if _PARTNER_FILTER not in made.filters:
+        made.addFilter(_PARTNER_FILTER)
+    return made
+
+
+logger(calls_log.name)
 
 
 class Hook:
@@ -256,9 +323,10 @@ def _tables_of(payload: Payload) -> tuple[str, ...]:
 
 
 def _partner_of(transport: object) -> str | None:
-    # Partner DBs' lean transports carry their partner id (LeanTransport.partner); others have none.
+    # Partner DBs' lean transports carry their partner id (LeanTransport.partner): the account the
+    # call went to. A call on any other DB is labelled with the partner served in its context.
     partner = getattr(transport, "partner", None)
-    return partner if isinstance(partner, str) else None
+    return partner if isinstance(partner, str) else _PARTNER.get()
 
 
 #: Read by the call function on every call: set while a tracer or an EMF summary observes calls.
@@ -306,12 +374,12 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> bool:
     raw = env.get("AIOTHEORY_DEBUG") or env.get("DYNAMORM_DEBUG") or ""
     on = raw.strip().lower() in TRUE
     if on:
-        logger = logging.getLogger("aiotheory")
-        logger.setLevel(logging.DEBUG)
-        if not logging.getLogger().handlers and not logger.handlers:
+        package = logging.getLogger("aiotheory")
+        package.setLevel(logging.DEBUG)
+        if not logging.getLogger().handlers and not package.handlers:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-            logger.addHandler(handler)
+            package.addHandler(handler)
     return on
 
 

@@ -8,10 +8,10 @@ scope. Knows models; knows nothing of HTTP.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ._observe import logger as _logger
 from ._rules import check_table_name
 from .deadlines import bounded
 from .errors import ResourceInUse, ResourceNotFound, TableSchemaMismatch
@@ -45,7 +45,7 @@ POLL_INTERVAL: Final = 0.05
 StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
 
 #: Progress of migrations (one INFO record per step and per status change while waiting).
-_log: Final = logging.getLogger("aiotheory.tables")
+_log: Final = _logger("aiotheory.tables")
 
 
 def _name(requester: Requester, model: type[Model]) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import os
 import time
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, overload
 
 from . import _observe
 from ._call import call
+from ._observe import logger as _logger
 from ._sizing import Sizing, is_lambda, lambda_memory_mb, sizing
 from .deadlines import deadline
 from .errors import AccessDenied, ValidationError
@@ -46,7 +46,7 @@ R = TypeVar("R")
 #: Milliseconds kept back from Lambda's remaining time so the handler can still answer (log, reply).
 DEFAULT_BUFFER_MS: Final = 1000
 
-_log: Final = logging.getLogger("aiotheory.lambda")
+_log: Final = _logger("aiotheory.lambda")
 # Warm-up is an optimisation: one attempt, no retry quota shared with real calls.
 _WARM_POLICY: Final = RetryPolicy(max_attempts=1, quota=None)
 

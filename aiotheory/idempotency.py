@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import os
 import time
 import types
@@ -19,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, ParamSpec, TypeVar, cast
 
+from ._observe import logger as _logger
 from .codec import MAX_ITEM_BYTES
 from .deadlines import remaining
 from .errors import (
@@ -55,7 +55,7 @@ R = TypeVar("R")
 INPROGRESS: Final = "INPROGRESS"
 COMPLETED: Final = "COMPLETED"
 
-_log: Final = logging.getLogger("aiotheory.idempotency")
+_log: Final = _logger("aiotheory.idempotency")
 # Room in a record for everything but its reply: the id (a partition key: at most 2048 bytes) and the
 # other attributes' names and values, rounded up.
 _RECORD_OVERHEAD: Final = 4096

@@ -8,11 +8,11 @@ the errors and the model base; knows nothing of HTTP.
 from __future__ import annotations
 
 import asyncio
-import logging
 import types
 import uuid
 from typing import TYPE_CHECKING, Annotated, Final, Self
 
+from ._observe import logger as _logger
 from .errors import (
     AwsError,
     ConditionFailed,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Lease", "LeaseRecord", "lease_table"]
 
-_log = logging.getLogger("aiotheory.lease")
+_log = _logger("aiotheory.lease")
 
 
 class LeaseRecord(Model, table="leases"):

@@ -2,12 +2,12 @@
 
 Images are decoded by each model's compiled codec (no pydantic validation, like a read from the table).
 Images of models with Encrypted fields are opened through a DB's KMS (`StreamRouter(..., db=db)`, then
-the async `process` / `decrypted`). Imports models and errors only: no transport, no asyncio.
+the async `process` / `decrypted`). Imports models, errors and `_observe` (its logger) only: no transport,
+no asyncio.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
 
+from ._observe import logger as _logger
 from .errors import ValidationError
 from .model import Model, TableSchema, schema_of
 
@@ -44,7 +45,7 @@ _VIEW_TYPES: Final[frozenset[str]] = frozenset(get_args(ViewType))
 # TTL deletions carry this service principal in the record's userIdentity (DynamoDB Streams and TTL docs).
 _TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"
 
-_log: Final = logging.getLogger("aiotheory.streams")
+_log: Final = _logger("aiotheory.streams")
 
 
 class BatchItemFailure(TypedDict):

@@ -10,7 +10,10 @@ limiter's wait) and every `asyncio.timeout` therefore runs in simulated time, in
 Two experiments, each printing its table (figures, never pass/fail):
 
 1. **STS.** `containers` containers cold-start within 1 s; each holds one `AssumeRoleProvider` per
-   partner (1 h roles) and asks it for credentials every `--tick` seconds for `--hours`. STS is a fake
+   partner (1 h roles) and asks it for credentials every `--tick` seconds for `--hours`. A container's
+   providers share one `sts_retry_policy()` (adaptive: one rate limiter per process), as `Accounts`
+   gives its partners; `--sts-policy per-role` runs the library's behaviour before that change (a
+   standard 3-attempt `RetryPolicy()` per provider) for comparison. STS is a fake
    Transport with a request quota per calling account (a token bucket, `--sts-rps`, AWS's documented
    default for AssumeRole is 600 per second; the whole fleet runs in one account) and answers
    `Throttling` beyond it. Reported: AssumeRole calls (goal: containers x partners at cold start, one
@@ -25,9 +28,12 @@ Two experiments, each printing its table (figures, never pass/fail):
    sent, retries per success, and attempts / goodput (goal: <= 1.5x) over the steady state (the last
    half of the run), with no quota, standard and adaptive.
 
-The library's deadline scope (`aiotheory.deadlines`) reads `time.monotonic()`, not the loop's clock,
-so no deadline is used here: requests are bounded with `asyncio.timeout` instead, and the provider's
-own `sts_timeout` cannot fire in simulated time (the fake STS always answers).
+The library's deadline scope (`aiotheory.deadlines`) reads `time.monotonic()`, which asyncio's own
+loop clock also is; while a simulation runs, `time.monotonic` is pointed at the virtual clock, so the
+provider's `sts_timeout` (10 s per refresh, attempts and limiter waits included) runs in simulated time
+like every other wait. (Left on the real clock, it fired or not depending on how fast the machine ran
+the simulation: a refresh spanning 10 real seconds of simulation failed.) The hot-partition callers
+bound each request with `asyncio.timeout`.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiotheory._call import call
 from aiotheory.credentials import StaticProvider
-from aiotheory.credentials._assume_role import AssumeRoleProvider
+from aiotheory.credentials._assume_role import AssumeRoleProvider, sts_retry_policy
 from aiotheory.credentials._providers import Credentials
 from aiotheory.errors import AwsError, CredentialsError, Throttled
 from aiotheory.retries import RateLimiter, RetryPolicy, RetryQuota
@@ -88,9 +94,12 @@ class _VirtualLoop(asyncio.SelectorEventLoop):
 
 def _run(main: Coroutine[Any, Any, Any]) -> Any:
     loop = _VirtualLoop()
+    real_monotonic = time.monotonic
+    time.monotonic = loop.time  # the deadline scope's clock, as the docstring explains
     try:
         return loop.run_until_complete(main)
     finally:
+        time.monotonic = real_monotonic
         loop.close()
 
 
@@ -149,8 +158,14 @@ class _FakeSts:
 
 
 class _StsResult:
-    def __init__(self, label: str, sts: _FakeSts, failed: int, seconds: int, cold: int) -> None:
+    def __init__(
+        self, label: str, sts: _FakeSts, failed: int, seconds: int, cold: int, ready: list[float]
+    ) -> None:
         self.label = label
+        ready.sort()
+        # when each container first held credentials for every partner (simulated seconds)
+        self.ready_p50 = ready[len(ready) // 2] if ready else float("nan")
+        self.ready_max = ready[-1] if ready else float("nan")
         self.calls = sum(sts.calls.values())
         self.throttled = sum(sts.throttled.values())
         self.cold_calls = sum(n for t, n in sts.calls.items() if t < cold)
@@ -173,6 +188,8 @@ async def _sts_fleet(
     advisory: float,
     sts: _FakeSts,
     rng: random.Random,
+    per_role: bool,
+    ready: list[float],
 ) -> int:
     loop = asyncio.get_running_loop()
     base = StaticProvider(Credentials(access_key_id="AKIAFLEET", secret_access_key="secret"))
@@ -183,6 +200,9 @@ async def _sts_fleet(
 
     async def container(start: float) -> None:
         nonlocal failed
+        # One process: Accounts passes its one STS policy to every partner's provider; the limiter
+        # runs on the loop's (virtual) clock.
+        shared = sts_retry_policy(clock=loop.time, random=rng.random)
         providers = [
             AssumeRoleProvider(
                 f"arn:aws:iam::{100000000000 + p}:role/partner",
@@ -193,7 +213,7 @@ async def _sts_fleet(
                 clock=clock,
                 random=rng.random,
                 sts=sts,
-                retry=RetryPolicy(random=rng.random),
+                retry=RetryPolicy(random=rng.random) if per_role else shared,
             )
             for p in range(partners)
         ]
@@ -201,13 +221,21 @@ async def _sts_fleet(
         # Cold start: every partner at once, as a container serving its first requests does.
         outcomes = await asyncio.gather(*(p.get() for p in providers), return_exceptions=True)
         failed += sum(isinstance(o, CredentialsError) for o in outcomes)
+        is_ready = not any(isinstance(o, BaseException) for o in outcomes)
+        if is_ready:
+            ready.append(loop.time())
         await asyncio.sleep(tick * rng.random())
         while loop.time() < seconds:
+            ok = 0
             for provider in providers:
                 try:
                     await provider.get()
+                    ok += 1
                 except CredentialsError:
                     failed += 1
+            if not is_ready and ok == len(providers):
+                is_ready = True
+                ready.append(loop.time())
             await asyncio.sleep(tick)
 
     await asyncio.gather(*(container(rng.random()) for _ in range(containers)))
@@ -217,16 +245,30 @@ async def _sts_fleet(
 def _sts_runs(args: argparse.Namespace) -> list[_StsResult]:
     seconds = int(args.hours * 3600)
     pairs = [tuple(float(x) for x in item.split(":")) for item in args.refresh.split(",")]
-    settings = [(f"jitter {j:g}, advisory {a:g} s", j, a) for j, a in pairs]
+    per_role = args.sts_policy == "per-role"
+    policy = "standard x3 per role" if per_role else "adaptive x5 per process"
+    settings = [(f"{policy}; jitter {j:g}, advisory {a:g} s", j, a) for j, a in pairs]
     results = []
     for label, jitter, advisory in settings:
         rng = random.Random(args.seed)
         sts = _FakeSts(args.sts_rps, args.sts_latency, 3600)
+        ready: list[float] = []
         started = time.perf_counter()
         failed = _run(
-            _sts_fleet(args.containers, args.partners, seconds, args.tick, jitter, advisory, sts, rng)
+            _sts_fleet(
+                args.containers,
+                args.partners,
+                seconds,
+                args.tick,
+                jitter,
+                advisory,
+                sts,
+                rng,
+                per_role,
+                ready,
+            )
         )
-        result = _StsResult(label, sts, failed, seconds, cold=60)
+        result = _StsResult(label, sts, failed, seconds, cold=60, ready=ready)
         print(f"  ({label}: {time.perf_counter() - started:.1f} s real)", file=sys.stderr)
         results.append(result)
     return results
@@ -241,12 +283,14 @@ def _print_sts(args: argparse.Namespace, results: list[_StsResult]) -> None:
     )
     print(
         "| refresh policy | AssumeRole calls, first 60 s (goal) | throttled | failed get() "
+        "| all partners ready, p50 / max s "
         "| refresh calls | peak 1-s bucket | x mean over run | x mean of seconds with a refresh |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r.label} | {r.cold_calls:,} ({goal:,}) | {r.throttled:,} | {r.failed:,} "
+            f"| {r.ready_p50:.1f} / {r.ready_max:.1f} "
             f"| {r.refresh_calls:,} | {r.peak} | {r.peak / max(r.mean_run, 1e-9):.1f}x "
             f"| {r.peak / max(r.mean_window, 1e-9):.1f}x |"
         )
@@ -458,6 +502,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tick", type=float, default=2.0, help="seconds between a container's get()s")
     parser.add_argument(
         "--refresh", default="0.1:300,1:300,1:3000", help="jitter:advisory_margin settings, comma-separated"
+    )
+    parser.add_argument(
+        "--sts-policy",
+        choices=("per-process", "per-role"),
+        default="per-process",
+        help="per-process: one sts_retry_policy() per container (the library); per-role: the old default",
     )
     parser.add_argument("--sts-rps", type=float, default=600.0, help="STS AssumeRole quota per account")
     parser.add_argument("--sts-latency", type=float, default=0.05)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import random as _random
 import time
@@ -19,14 +18,15 @@ import weakref
 from typing import TYPE_CHECKING, Final
 
 from aiotheory._call import call
+from aiotheory._observe import logger as _logger
 from aiotheory.deadlines import bounded, deadline, detached_context
 from aiotheory.errors import AiotheoryError, CredentialsError, DeadlineExceeded, ValidationError
-from aiotheory.retries import RetryPolicy
+from aiotheory.retries import RateLimiter, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from aiotheory._types import Clock, Payload, RandomFn
+    from aiotheory._types import Clock, Payload, RandomFn, SleepFn
     from aiotheory.credentials._providers import CredentialProvider, Credentials
     from aiotheory.transport.base import Transport
 
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_STS_TIMEOUT",
     "AssumeRoleProvider",
     "invalidate_all",
+    "sts_retry_policy",
     "validate_margins",
     "validate_sts_timeout",
 ]
@@ -54,8 +55,12 @@ _MAX_DURATION: Final = 43200
 #: After a failed background refresh, callers in the advisory window wait this long before the next
 #: attempt, so a failing STS is not hit by every call.
 _ADVISORY_RETRY_AFTER: Final = 5.0
+#: AssumeRole attempts per refresh. A throttled cold start has no credentials to fall back on, and a
+#: refresh that gives up makes the next caller start another: bench/fleet.py (1,000 containers x 10
+#: roles) measured 316 failed get()s at 3 attempts and 3 at 5, for the same number of STS calls.
+_STS_ATTEMPTS: Final = 5
 
-_log: Final = logging.getLogger("aiotheory.credentials")
+_log: Final = _logger("aiotheory.credentials")
 _LIVE: Final[weakref.WeakSet[AssumeRoleProvider]] = weakref.WeakSet()
 
 
@@ -86,6 +91,8 @@ class AssumeRoleProvider:
         clock: wall-clock epoch seconds (STS expiry is wall-clock time).
         sts: a fixed STS transport (tests); else `sts_factory` is called once per event loop, else the
             lean `StsTransport` is made for `region` / `sts_endpoint_url`.
+        retry: the AssumeRole retry policy; default `sts_retry_policy()`, this provider's own
+            (`Accounts` passes one shared by all its partners).
         invalidate_grace: `invalidate()` right after a refresh is ignored for this many seconds: an
             ExpiredToken for a request signed before that refresh says nothing of the new credentials.
         sts_timeout: seconds one refresh (every AssumeRole attempt and backoff sleep) may take before
@@ -101,6 +108,7 @@ class AssumeRoleProvider:
         "_advisory",
         "_base",
         "_clock",
+        "_closed",
         "_creds",
         "_endpoint_url",
         "_fetched_at",
@@ -174,7 +182,7 @@ class AssumeRoleProvider:
         self._endpoint_url = sts_endpoint_url
         self._sts: Transport | None = sts
         self._sts_loop: asyncio.AbstractEventLoop | None = None
-        self._policy = retry if retry is not None else RetryPolicy()
+        self._policy = retry if retry is not None else sts_retry_policy(random=random)
         self._grace = invalidate_grace
         self._sts_timeout = float(sts_timeout)
         self._creds: Credentials | None = None
@@ -183,6 +191,7 @@ class AssumeRoleProvider:
         self._fetched_at = 0.0
         self._next_try = 0.0
         self._task: asyncio.Task[Credentials] | None = None
+        self._closed = False
         #: How many AssumeRole calls succeeded (observability and tests).
         self.refreshes = 0
         _LIVE.add(self)
@@ -233,7 +242,13 @@ class AssumeRoleProvider:
             self._sts_loop = None
 
     async def close(self) -> None:
-        """Cancel a background refresh and close an STS client this provider made."""
+        """Cancel a refresh in flight, drop the credentials and close an STS client this provider made.
+
+        A closed cache never calls STS again: `get` raises CredentialsError (a removed partner's DB
+        must not assume the role after the removal).
+        """
+        self._closed = True
+        self._creds = None
         task, self._task = self._task, None
         if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
@@ -285,6 +300,8 @@ class AssumeRoleProvider:
         )
 
     async def _refresh_and_wait(self) -> Credentials:
+        if self._closed:
+            raise CredentialsError(f"the credential cache for {self.role_arn} is closed")
         task = self._current_task()
         if task is None or task.done():
             task = self._start_refresh()
@@ -358,6 +375,25 @@ class AssumeRoleProvider:
             self._sts = sts
             self._sts_loop = loop
         return sts
+
+
+def sts_retry_policy(
+    *, clock: Clock = time.monotonic, random: RandomFn = _random.random, sleep: SleepFn | None = None
+) -> RetryPolicy:
+    """The retry policy for AssumeRole: adaptive mode (a client-side rate limiter) and 5 attempts.
+
+    Share one among every role a process assumes (`Accounts` does): STS's AssumeRole quota is per
+    calling account, so when a fleet's cold start is throttled, the limiter slows all of this
+    process's AssumeRole attempts together, as botocore's adaptive mode does, instead of each role
+    retrying on its own schedule. `clock` is the limiter's (monotonic seconds).
+    """
+    if sleep is None:
+        return RetryPolicy(
+            mode="adaptive", max_attempts=_STS_ATTEMPTS, limiter=RateLimiter(clock), random=random
+        )
+    return RetryPolicy(
+        mode="adaptive", max_attempts=_STS_ATTEMPTS, limiter=RateLimiter(clock), random=random, sleep=sleep
+    )
 
 
 def validate_margins(advisory: float, mandatory: float, duration: float) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from aiotheory._types import Payload
+    from aiotheory.credentials import Credentials
     from aiotheory.testing import Backend
     from aiotheory.transport.base import Transport
 
@@ -55,6 +56,7 @@ class SwitchableSts:
         self.failing = False
         self.sent = 0
         self.succeeded = 0
+        self.assumed_arns: list[str] = []
 
     async def send(self, operation: str, payload: Payload, /) -> Payload:
         self.sent += 1
@@ -62,6 +64,7 @@ class SwitchableSts:
             raise ServiceError("unavailable", code="ServiceUnavailable", operation=operation, status=503)
         reply = await self.inner.send(operation, payload)
         self.succeeded += 1
+        self.assumed_arns.append(reply["AssumedRoleUser"]["Arn"])
         return reply
 
     async def close(self) -> None:
@@ -224,3 +227,53 @@ def test_from_env_reads_partner_variables() -> None:
     assert list(accounts) == ["partner1", "partner12"]
     assert accounts.config("partner1") == AccountConfig(ROLE_1, "ext-1", region="us-west-2")
     assert accounts.config("partner12") == AccountConfig(ROLE_2)
+
+
+def _caller_arn(endpoint_url: str, creds: Credentials) -> str:
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+    )
+    arn: str = sts.get_caller_identity()["Arn"]
+    return arn
+
+
+async def test_partner_credentials_carry_the_per_partner_session_name_when_sts_answers(
+    setup: Setup, backend: Backend
+) -> None:
+    one = await setup.accounts.credentials("partner1").get()
+    two = await setup.accounts.credentials("partner2").get()
+    assert setup.sts[0].assumed_arns == [
+        "arn:aws:sts::111111111111:assumed-role/partner-one/aiotheory-partner1"
+    ]
+    assert backend.endpoint_url is not None
+    # Who STS (and so CloudTrail) says the partner's credentials belong to.
+    assert await asyncio.to_thread(_caller_arn, backend.endpoint_url, one) == (
+        "arn:aws:sts::111111111111:assumed-role/partner-one/aiotheory-partner1"
+    )
+    assert await asyncio.to_thread(_caller_arn, backend.endpoint_url, two) == (
+        "arn:aws:sts::222222222222:assumed-role/partner-two/aiotheory-partner2"
+    )
+
+
+async def test_partner_added_at_run_time_works_and_removed_partner_is_gone(setup: Setup) -> None:
+    accounts = setup.accounts
+    accounts.add("partner3", AccountConfig("arn:aws:iam::333333333333:role/partner-three"))
+    p3 = await accounts.db("partner3")
+    await p3.create_table(Doc)
+    await p3.put(Doc(id="d3"))
+    assert (await p3.get(Doc, "d3")).id == "d3"
+    await accounts.remove("partner3")
+    with pytest.raises(AccountNotFound):
+        await accounts.db("partner3")
+    accounts.add("partner3", AccountConfig("arn:aws:iam::333333333333:role/partner-three"))
+    again = await accounts.db("partner3")
+    assert again is not p3
+    assert (await again.get(Doc, "d3")).id == "d3"  # the same account's table, reached afresh
+    assert setup.assume_role_calls == 2  # the re-added partner assumed the role again

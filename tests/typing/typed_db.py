@@ -23,8 +23,10 @@ from aiotheory import (
     Page,
     UpdatedAt,
     Version,
+    current_partner,
     deadline,
     lambda_handler,
+    partner_scope,
 )
 from aiotheory.query import Query, Scan
 
@@ -103,6 +105,15 @@ async def partners(db: DB) -> None:
         {"partner1": AccountConfig(role_arn="arn:aws:iam::111111111111:role/x", external_id="ext-1")}, base=db
     )
     assert_type(await accounts.db("partner1"), DB)
+    assert_type(await accounts.db(None), DB)  # the base DB
+    accounts.add("partner2", AccountConfig("arn:aws:iam::222222222222:role/x"))
+    assert_type(await accounts.remove("partner2"), None)
+    assert_type(accounts.session_name("partner1"), str)
+    async with accounts.use("partner1") as partner_db:
+        assert_type(partner_db, DB)
+        assert_type(current_partner(), str | None)
+    with partner_scope("partner1") as served:
+        assert_type(served, str | None)
 
 
 @lambda_handler

@@ -12,9 +12,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aiotheory.credentials import AssumeRoleProvider, Credentials, StaticProvider
-from aiotheory.credentials._assume_role import invalidate_all
+from aiotheory.credentials._assume_role import invalidate_all, sts_retry_policy
 from aiotheory.deadlines import current_deadline, deadline
-from aiotheory.errors import AccessDenied, CredentialsError, DeadlineExceeded, ServiceError, ValidationError
+from aiotheory.errors import (
+    AccessDenied,
+    CredentialsError,
+    DeadlineExceeded,
+    ServiceError,
+    Throttled,
+    ValidationError,
+)
 from aiotheory.retries import RetryPolicy
 
 if TYPE_CHECKING:
@@ -395,3 +402,77 @@ def test_provider_survives_a_new_loop_after_the_old_one_closed() -> None:
     assert asyncio.run(use()) == "ASIA1"
     clock.now += 200
     assert asyncio.run(use()) in {"ASIA2", "ASIA3"}
+
+
+# ------------------------------------------------------------- the AssumeRole retry policy (issue 15)
+
+
+class _Throttling:
+    """An STS Transport answering Throttling `times` times, then credentials."""
+
+    def __init__(self, clock: Clock, times: int) -> None:
+        self.clock = clock
+        self.times = times
+        self.sent = 0
+
+    async def send(self, operation: str, payload: Payload, /) -> Payload:
+        self.sent += 1
+        if self.sent <= self.times:
+            raise Throttled("Rate exceeded", code="Throttling", operation=operation, status=400)
+        return {
+            "Credentials": {
+                "AccessKeyId": "ASIAOK",
+                "SecretAccessKey": "s",
+                "SessionToken": "t",
+                "Expiration": self.clock() + 3600,
+            }
+        }
+
+    async def close(self) -> None:
+        pass
+
+
+class _VirtualSleep:
+    """The policy's sleep and the limiter's clock: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_sts_retry_policy_rides_out_four_throttles_when_assuming_role_cold() -> None:
+    clock = Clock()
+    virtual = _VirtualSleep()
+    sts = _Throttling(clock, times=4)
+    policy = sts_retry_policy(clock=virtual, random=lambda: 0.5, sleep=virtual.sleep)
+    provider = _provider(sts, clock, retry=policy)  # type: ignore[arg-type]  # FakeSts shape
+    assert (await provider.get()).access_key_id == "ASIAOK"
+    assert sts.sent == 5
+    assert policy.mode == "adaptive" and policy.limiter is not None and policy.limiter.enabled
+    # The limiter, on after the first throttle, spaced the attempts beyond the backoff alone.
+    assert sum(virtual.slept) > sum(policy.backoff(n) for n in range(1, 5))
+
+
+async def test_get_fails_with_credentials_error_when_sts_throttles_past_five_attempts() -> None:
+    clock = Clock()
+    virtual = _VirtualSleep()
+    sts = _Throttling(clock, times=5)
+    policy = sts_retry_policy(clock=virtual, random=lambda: 0.5, sleep=virtual.sleep)
+    provider = _provider(sts, clock, retry=policy)  # type: ignore[arg-type]  # FakeSts shape
+    with pytest.raises(CredentialsError, match="Throttled"):
+        await provider.get()
+    assert sts.sent == 5
+
+
+def test_provider_defaults_to_an_adaptive_sts_policy_when_no_retry_is_given() -> None:
+    provider = AssumeRoleProvider(ROLE, base=BASE)
+    policy = provider._policy
+    assert (policy.mode, policy.max_attempts) == ("adaptive", 5)
+    assert AssumeRoleProvider(ROLE, base=BASE)._policy.limiter is not policy.limiter  # its own

@@ -223,3 +223,104 @@ async def test_otel_span_carries_dynamodb_semantic_attributes_when_instrumented(
     assert failed.name == "DynamoDB.PutItem" and failed.status.status_code is StatusCode.ERROR
     assert dict(failed.attributes or {})["aws.request_id"] == "RID42"
     assert dict(failed.attributes or {})["error.type"] == "ThrottlingException"
+
+
+# ------------------------------------------------------------------------- the partner in context
+
+
+def test_aiotheory_log_records_carry_the_partner_when_a_partner_scope_is_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiotheory")
+    log = _observe.logger("aiotheory.credentials")  # as aiotheory.credentials makes it
+    with _observe.partner_scope("p1"):
+        log.warning("inside")
+        with _observe.partner_scope(None):
+            log.warning("cleared")
+        log.warning("inside again")
+    log.warning("outside")
+    assert [(r.getMessage(), r.__dict__["partner"]) for r in caplog.records] == [
+        ("inside", "p1"),
+        ("cleared", None),
+        ("inside again", "p1"),
+        ("outside", None),
+    ]
+
+
+def test_every_aiotheory_logger_is_made_with_the_partner_filter_when_its_module_loads() -> None:
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    import aiotheory
+
+    root = pathlib.Path(aiotheory.__file__).parent
+    made: dict[str, str] = {}
+    for path in root.rglob("*.py"):
+        source = path.read_text()
+        # Only _observe may call logging.getLogger for an aiotheory logger; the rest go through
+        # _observe.logger, which attaches the filter.
+        if path.name != "_observe.py":
+            assert not re.search(r'getLogger\("aiotheory', source), path
+        for name in re.findall(r'_logger\("(aiotheory[\w.]*)"\)', source):
+            module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+            made[name] = module
+    assert {"aiotheory.credentials", "aiotheory.lease", "aiotheory.streams"} <= set(made)
+    # In a fresh interpreter: importing the module alone gives its logger the filter.
+    probe = "; ".join(
+        f"import {module}, logging; from aiotheory._observe import PartnerLogFilter; "
+        f"assert any(isinstance(f, PartnerLogFilter) for f in logging.getLogger({name!r}).filters)"
+        for name, module in made.items()
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
+    assert any(isinstance(f, _observe.PartnerLogFilter) for f in _observe.calls_log.filters)
+
+
+def test_partner_log_filter_tags_application_records_and_keeps_an_explicit_partner() -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]  # a collecting handler
+    handler.addFilter(_observe.PartnerLogFilter())
+    app = logging.getLogger("test_observe.app")
+    app.addHandler(handler)
+    app.propagate = False
+    try:
+        with _observe.partner_scope("p7"):
+            app.warning("served")
+            app.warning("explicit", extra={"partner": "other"})
+    finally:
+        app.removeHandler(handler)
+        app.propagate = True
+    assert [r.__dict__["partner"] for r in records] == ["p7", "other"]
+
+
+async def test_call_record_and_span_name_the_context_partner_when_the_transport_has_none() -> None:
+    spans = _Spans()
+    set_tracer(spans)
+    try:
+        with _observe.partner_scope("p3"):
+            await call(FakeTransport({}), "GetItem", dict(_GET), _policy())
+        await call(FakeTransport({}), "GetItem", dict(_GET), _policy())
+    finally:
+        set_tracer(None)
+    assert [s[2] for s in spans.started] == ["p3", None]
+    assert [r.partner for r in spans.ended] == ["p3", None]
+
+
+def test_partner_scope_ends_with_the_invocation_when_a_lambda_handler_raises_inside_it() -> None:
+    # Every invocation runs in the process's one asyncio.Runner context, so only the scope's own
+    # reset keeps one invocation's partner from the next.
+    seen: list[str | None] = []
+
+    @lambda_handler
+    async def handler(event: dict[str, str], context: object) -> None:
+        seen.append(_observe.current_partner())
+        if "partner" in event:
+            with _observe.partner_scope(event["partner"]):
+                raise ValueError("the handler failed while serving its partner")
+
+    with pytest.raises(ValueError, match="serving its partner"):
+        handler({"partner": "p1"}, _Context())
+    handler({}, _Context())
+    assert seen == [None, None]
