@@ -5,6 +5,8 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     AiotheoryError
     ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
     │   └── DecodeError                     ... on the way back: an item read does not fit its model
+    │       ├── KeyTemplateMismatch         a key does not have its Template's shape; .template
+    │       └── UnknownEntity               a collection read an item of no member type; .entity
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
     ├── DeadlineExceeded (TimeoutError)     the deadline scope ran out; names the operation
     ├── TransportError (ConnectionError)    the wire failed before a reply could be read
@@ -56,6 +58,7 @@ __all__ = [
     "IdempotencyKeyMismatch",
     "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "KeyTemplateMismatch",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -68,6 +71,7 @@ __all__ = [
     "Throttled",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "ValidationError",
     "from_response",
@@ -101,6 +105,30 @@ class DecodeError(ValidationError):
         self.table = table
         self.key = key
         self.field = field
+
+
+class KeyTemplateMismatch(DecodeError):
+    """A key attribute does not have the shape of its `Template` (`.template` is the pattern)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str,
+        table: str | None = None,
+        key: object = None,
+        field: str | None = None,
+    ):
+        super().__init__(message, table=table, key=key, field=field)
+        self.template = template
+
+
+class UnknownEntity(DecodeError):
+    """A collection read an item whose discriminator names none of its models (`.entity`; None if absent)."""
+
+    def __init__(self, message: str, *, entity: str | None, table: str | None = None, key: object = None):
+        super().__init__(message, table=table, key=key)
+        self.entity = entity
 
 
 class ItemNotFound(AiotheoryError, LookupError):

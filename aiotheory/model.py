@@ -14,6 +14,9 @@ Storage rules worth knowing:
   (as None for an optional set). An empty set inside a list or map is a ValidationError.
 - Attributes of an item that no field names are ignored on read.
 - A subclass without `table=` is abstract, even when its parent has a table.
+- Several models may declare one table (single-table design, docs/single-table.md): `entity=` names the
+  value of the discriminator attribute a model writes (default: its class name), `discriminator=` that
+  attribute (default `_type`). Conflicting keys or indexes raise ValidationError at class creation.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
+from ._registry import register
 from ._rules import check_table_name, field_plans, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
@@ -88,11 +92,25 @@ class _Compiled:
     built once, under `_LOCK`; reads take no lock once a part exists.
     """
 
-    __slots__ = ("_cls", "_codec", "_layout", "_plans", "_schema", "attrs", "table")
+    __slots__ = (
+        "_cls",
+        "_codec",
+        "_discriminator",
+        "_entity",
+        "_layout",
+        "_plans",
+        "_schema",
+        "attrs",
+        "table",
+    )
 
-    def __init__(self, cls: type, table: str | None) -> None:
+    def __init__(
+        self, cls: type, table: str | None, entity: str | None = None, discriminator: str | None = None
+    ) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
+        self._entity = entity  # the class kwargs of single-table design (aiotheory._registry)
+        self._discriminator = discriminator
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
         self._plans: tuple[FieldPlan, ...] | None = None
         self._layout: Layout | None = None
@@ -122,7 +140,17 @@ class _Compiled:
             with _LOCK:
                 layout = self._layout
                 if layout is None:
-                    layout = self._layout = layout_of(self._cls, self.table, self.plans())
+                    layout = layout_of(self._cls, self.table, self.plans())
+                    if self.table:
+                        # Conflicts with the table's other models raise here, at class creation.
+                        register(
+                            self._cls,
+                            self.table,
+                            layout,
+                            entity=self._entity,
+                            discriminator=self._discriminator,
+                        )
+                    self._layout = layout
         return layout
 
     def codec(self) -> ModelCodec:
@@ -170,6 +198,8 @@ class _ModelMeta(ModelMetaclass):
         bases: tuple[type[Any], ...],
         namespace: dict[str, Any],
         table: str | None = None,
+        entity: str | None = None,
+        discriminator: str | None = None,
         **kwargs: Any,
     ) -> type:
         _BUILDING.depth += 1
@@ -181,8 +211,11 @@ class _ModelMeta(ModelMetaclass):
             raise ValidationError(f"{cls_name}: table= must be a non-empty string")
         if table is not None:
             check_table_name(cls_name, table)
+        for kwarg, given in (("entity", entity), ("discriminator", discriminator)):
+            if given is not None and (table is None or not isinstance(given, str) or not given):
+                raise ValidationError(f"{cls_name}: {kwarg}= must be a non-empty string, given with table=")
         if any(isinstance(b, _ModelMeta) for b in bases):
-            compiled = _Compiled(cls, table)
+            compiled = _Compiled(cls, table, entity, discriminator)
             type.__setattr__(cls, "__aiotheory__", compiled)
             if getattr(cls, "__pydantic_fields_complete__", True):
                 # Annotations that cannot resolve yet (forward references) are checked on first use instead.
@@ -246,7 +279,14 @@ class Model(BaseModel, metaclass=_ModelMeta):
         __aiotheory__: ClassVar[_Compiled]
         __aiotheory_table__: ClassVar[TableSchema[Any] | None]
 
-        def __init_subclass__(cls, *, table: str | None = None, **kwargs: Unpack[ConfigDict]) -> None: ...
+        def __init_subclass__(
+            cls,
+            *,
+            table: str | None = None,
+            entity: str | None = None,
+            discriminator: str | None = None,
+            **kwargs: Unpack[ConfigDict],
+        ) -> None: ...
 
 
 def schema_of(cls: type[M]) -> TableSchema[M]:
