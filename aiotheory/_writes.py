@@ -58,9 +58,11 @@ class _Rules:
         # A create without a condition of its own sends this text and these names as they are.
         params = Params()
         self.create_text = (render_condition(self.create_guard, params), dict(params.names))
+        # Templated keys and their components are written whole by puts only: an update cannot re-render
+        # an index key, and a table key never changes.
         self.managed = frozenset(
             f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None
-        )
+        ) | frozenset(schema.template_attributes)
         self.version_field = "" if schema.version is None else schema.version.field
         self.version: Attr[Any] | None = None if schema.version is None else _attr(schema, self.version_field)
         self.updated_at: Attr[Any] | None = (
@@ -98,6 +100,8 @@ def stamped(item: M, schema: TableSchema[Any], clock: Callable[[], _dt.datetime]
             changes[schema.created_at.field] = now
     if creating and schema.version is not None:
         changes[schema.version.field] = 0
+    if schema.templated:
+        changes.update(schema.template_values(item))  # the model returned holds the keys written
     return item.model_copy(update=changes) if changes else item
 
 
@@ -151,6 +155,10 @@ def update_plan(
     guard: Condition | None = None if upsert else rules.exists_guard
     if rules.updated_at is not None:
         actions.append(rules.updated_at.set(clock()))
+    discriminator = schema.discriminator
+    if discriminator is not None:
+        # An upsert may create the item: it must carry its type like any other write.
+        actions.append(Attr((discriminator,)).set(schema.entity))
     if version is not None:
         current = getattr(item, rules.version_field)
         check = version == current

@@ -47,7 +47,16 @@ from ._registry import register
 from ._rules import check_table_name, field_plans, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
-from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
+from .schema import (
+    FieldEncoder,
+    FieldRef,
+    IndexSchema,
+    KeyAttr,
+    Layout,
+    TableSchema,
+    build_schema,
+    key_templates,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -141,6 +150,7 @@ class _Compiled:
                 layout = self._layout
                 if layout is None:
                     layout = layout_of(self._cls, self.table, self.plans())
+                    key_templates(self._cls, self.plans(), layout)  # a bad Template raises at class creation
                     if self.table:
                         # Conflicts with the table's other models raise here, at class creation.
                         register(
