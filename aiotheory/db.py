@@ -49,11 +49,12 @@ from .schema import MISSING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from types import TracebackType
+    from types import TracebackType, UnionType
 
     from ._tables import MigrationPlan
     from ._types import Item, Payload
     from .credentials import CredentialProvider, CredentialsLike
+    from .entities import Collection
     from .lease import Lease
     from .query import Query, Scan
     from .transact import Transaction
@@ -783,11 +784,27 @@ class DB:
 
     # ----------------------------------------------------------------------------------- queries (query)
 
-    def query(self, model: type[M]) -> Query[M]:
-        """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated."""
+    @overload
+    def query(self, model: type[M]) -> Query[M]: ...
+    @overload
+    def query(self, model: Collection[M]) -> Query[M]: ...
+    @overload
+    def query(self, model: UnionType) -> Query[Model]: ...
+
+    def query(self, model: type[M] | Collection[M] | UnionType) -> Query[M] | Query[Model]:
+        """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated.
+
+        `model` may be a `Collection` of models sharing the table, or their union (`Customer | Order`):
+        the query then returns each item as the model its discriminator names (docs/single-table.md).
+        """
         from .query import Query
 
-        return Query(self._requester, model, secret=self.cursor_secret)
+        if isinstance(model, type):
+            return Query(self._requester, model, secret=self.cursor_secret)
+        from .entities import Collection
+        from .query import _CollectionQuery
+
+        return _CollectionQuery(self._requester, Collection.of(model), secret=self.cursor_secret)
 
     def scan(self, model: type[M]) -> Scan[M]:
         """A scan of `model`'s table or index (whole, one `segment(i, n)`, or `parallel(n)`)."""

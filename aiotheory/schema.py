@@ -178,6 +178,16 @@ class TableSchema(Generic[M]):
         entry = self._entry
         return entry.attribute if entry is not None and entry.tagged else None
 
+    def table_indexes(self) -> tuple[IndexSchema, ...]:
+        """This model's indexes and those of the other models of its table (what the table must have)."""
+        entry = self._entry
+        if entry is None:
+            return self.indexes
+        merged = {ix.name: ix for ix in self.indexes}
+        for ix in entry.indexes():
+            merged.setdefault(ix.name, ix)
+        return tuple(merged.values())
+
     @property
     def templated(self) -> bool:
         """Whether any key attribute is built from a Template."""

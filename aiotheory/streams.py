@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
 
-from .errors import ValidationError
+from .errors import UnknownEntity, ValidationError
 from .model import Model, TableSchema, schema_of
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class StreamRouter(Generic[M]):
     (`StreamRouter(Payment, table_prefix=db.table_prefix)`).
     """
 
-    __slots__ = ("_arns", "_by_table", "table_prefix")
+    __slots__ = ("_arns", "_by_table", "_shared", "table_prefix")
 
     def __init__(self, *models: type[M], table_prefix: str | None = None) -> None:
         if not models:
@@ -119,16 +119,26 @@ class StreamRouter(Generic[M]):
             table_prefix if table_prefix is not None else os.environ.get("AIOTHEORY_TABLE_PREFIX", "")
         )
         by_table: dict[str, _Route[M]] = {}
+        # Tables several of the models share (single-table design): discriminator attribute and
+        # entity -> route; a record goes to the model its image's discriminator names.
+        shared: dict[str, tuple[str, dict[str, _Route[M]]]] = {}
         for model in models:
             route = _Route(model)
             name = self.table_prefix + route.schema.table
             other = by_table.get(name)
-            if other is not None and other.model is not model:
-                raise ValidationError(
-                    f"{model.__name__} and {other.model.__name__} both live in table {name!r}"
-                )
-            by_table[name] = route
+            if other is None:
+                by_table[name] = route
+            elif other.model is not model:
+                attribute = route.schema.discriminator
+                if attribute is None or other.schema.entity == route.schema.entity:
+                    raise ValidationError(
+                        f"{model.__name__} and {other.model.__name__} both live in table {name!r} "
+                        "as one entity; give them distinct entity= values"
+                    )
+                entities = shared.setdefault(name, (attribute, {other.schema.entity: other}))[1]
+                entities[route.schema.entity] = route
         self._by_table = by_table
+        self._shared = shared
         # stream ARN -> table name; a function reads a handful of streams, so this stays tiny.
         self._arns: dict[str, str] = {}
 
@@ -147,6 +157,25 @@ class StreamRouter(Generic[M]):
             known = ", ".join(sorted(self._by_table))
             raise ValidationError(
                 f"no model for table {table!r} (known: {known}; table prefix {self.table_prefix!r})"
+            )
+        return route
+
+    def _entity_route(self, table: str, body: Mapping[str, object], sequence: str) -> _Route[M]:
+        attribute, entities = self._shared[table]
+        image = body.get("NewImage") or body.get("OldImage")
+        tag = None
+        if isinstance(image, Mapping):
+            av = image.get(attribute)
+            if isinstance(av, Mapping):
+                tag = av.get("S")
+        route = entities.get(tag) if isinstance(tag, str) else None
+        if route is None:
+            why = "carries no image to tell" if image is None else f"has {attribute}={tag!r}"
+            raise UnknownEntity(
+                f"stream record {sequence} of shared table {table!r} {why} which model it is "
+                f"(known: {', '.join(sorted(entities))})",
+                entity=tag if isinstance(tag, str) else None,
+                table=table,
             )
         return route
 
@@ -179,6 +208,8 @@ class StreamRouter(Generic[M]):
             raise ValidationError(f"stream record {sequence} has no eventSourceARN")
         table = self._table_of(arn)
         route = self._route(table)
+        if table in self._shared:
+            route = self._entity_route(table, body, sequence)
         keys = route.decode_keys(cast("Item", _mapping(body.get("Keys"), "dynamodb.Keys")), table)
         new_raw = body.get("NewImage")
         old_raw = body.get("OldImage")
