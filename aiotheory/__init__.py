@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .credentials import Credentials as Credentials
     from .db import DB as DB
     from .deadlines import deadline as deadline
+    from .entities import Collection as Collection
+    from .entities import Template as Template
+    from .entities import template_of as template_of
     from .errors import AccessDenied as AccessDenied
     from .errors import AccountNotFound as AccountNotFound
     from .errors import AiotheoryError as AiotheoryError
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from .errors import IdempotencyKeyMismatch as IdempotencyKeyMismatch
     from .errors import IdempotencyReplyNotStored as IdempotencyReplyNotStored
     from .errors import ItemNotFound as ItemNotFound
+    from .errors import KeyTemplateMismatch as KeyTemplateMismatch
     from .errors import LeaseHeld as LeaseHeld
     from .errors import LeaseNotOwned as LeaseNotOwned
     from .errors import MissingExtra as MissingExtra
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from .errors import Throttled as Throttled
     from .errors import TransactionCanceled as TransactionCanceled
     from .errors import TransportError as TransportError
+    from .errors import UnknownEntity as UnknownEntity
     from .errors import UnprocessedItems as UnprocessedItems
     from .errors import ValidationError as ValidationError
     from .expr import Attr as Attr
@@ -96,6 +101,7 @@ __all__ = [
     "AwsError",
     "AwsValidationError",
     "CancellationReason",
+    "Collection",
     "Condition",
     "ConditionFailed",
     "Converter",
@@ -117,6 +123,7 @@ __all__ = [
     "Ignore",
     "ItemNotFound",
     "JSONString",
+    "KeyTemplateMismatch",
     "LSI",
     "Lease",
     "LeaseHeld",
@@ -144,11 +151,13 @@ __all__ = [
     "Stored",
     "TTL",
     "TableSchemaMismatch",
+    "Template",
     "Throttled",
     "Transaction",
     "TransactionAction",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "Update",
     "UpdatedAt",
@@ -159,6 +168,7 @@ __all__ = [
     "lambda_handler",
     "lease_table",
     "size",
+    "template_of",
 ]
 
 _ERRORS: Final = (
@@ -178,6 +188,7 @@ _ERRORS: Final = (
     "IdempotencyKeyMismatch",
     "IdempotencyReplyNotStored",
     "ItemNotFound",
+    "KeyTemplateMismatch",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -190,6 +201,7 @@ _ERRORS: Final = (
     "Throttled",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "ValidationError",
 )
@@ -240,6 +252,9 @@ _LAZY: Final[dict[str, str]] = {
     "lease_table": "aiotheory.lease",
     "MigrationPlan": "aiotheory._tables",
     "MigrationStep": "aiotheory._tables",
+    "Collection": "aiotheory.entities",
+    "Template": "aiotheory.entities",
+    "template_of": "aiotheory.entities",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }
