@@ -4,8 +4,9 @@ transaction, and the table's stream routed by type."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -14,11 +15,13 @@ from aiotheory import (
     F,
     KeyTemplateMismatch,
     Model,
+    ResourceNotFound,
     TransactionCanceled,
     UnknownEntity,
     ValidationError,
     template_of,
 )
+from aiotheory.streams import StreamRouter
 from examples.single_table.models import (
     Customer,
     CustomerPage,
@@ -32,6 +35,7 @@ from examples.single_table.models import (
 
 if TYPE_CHECKING:
     from aiotheory import DB
+    from aiotheory.testing import Backend
     from aiotheory.testing._plugin import MakeTable
 
 _T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -198,3 +202,77 @@ async def test_read_raises_key_template_mismatch_when_a_key_lacks_its_template_s
     with pytest.raises(KeyTemplateMismatch) as caught:
         await db.get(Order, "BASKET#o1", "CUSTOMER#c1")
     assert caught.value.template == "ORDER#{order_id}"
+
+
+async def _stream_event(backend: Backend, stream_arn: str) -> dict[str, Any]:
+    """Every record of the stream so far in Lambda's event shape (what test_streams.py reads, for one shard
+    set), with the JSON forms Lambda gives times and bytes."""
+    from aiobotocore.session import get_session
+
+    client_cm = get_session().create_client(
+        "dynamodbstreams",
+        region_name=backend.region,
+        endpoint_url=backend.endpoint_url,
+        aws_access_key_id=backend.access_key,
+        aws_secret_access_key=backend.secret_key,
+    )
+    records: list[dict[str, Any]] = []
+    async with client_cm as client:
+        described = await client.describe_stream(StreamArn=stream_arn)
+        for shard in described["StreamDescription"]["Shards"]:
+            got = await client.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )
+            iterator = got.get("ShardIterator")
+            for _ in range(100):  # an open shard always hands back a next iterator: stop when empty
+                if not iterator:
+                    break
+                page = await client.get_records(ShardIterator=iterator, Limit=1000)
+                if not page["Records"]:
+                    break
+                records.extend(page["Records"])
+                iterator = page.get("NextShardIterator")
+    records.sort(key=_sequence)
+    shaped = []
+    for r in records:
+        body = dict(r["dynamodb"])
+        body.pop("ApproximateCreationDateTime", None)
+        shaped.append({**r, "dynamodb": body, "eventSourceARN": stream_arn})
+    return {"Records": shaped}
+
+
+def _sequence(record: dict[str, Any]) -> int:
+    return int(record["dynamodb"]["SequenceNumber"])
+
+
+async def test_stream_records_route_to_models_by_type_when_table_is_shared(db: DB, backend: Backend) -> None:
+    await db.create_table(Customer, stream="NEW_AND_OLD_IMAGES")
+    try:
+        arn = (await db.describe_table(Customer))["LatestStreamArn"]
+        await create_customer(db, Customer(customer_id="c1", name="Ada", email="ada@example.com"))
+        order = await db.create(Order(order_id="o1", customer_id="c1", placed_at=_T0, total=5))
+        await db.put(OrderLine(order_id="o1", line_no=1, sku="s", quantity=1, price=5))
+        await db.delete(order)
+        event = await _stream_event(backend, arn)
+    finally:
+        with contextlib.suppress(ResourceNotFound):
+            await db.delete_table(Customer)
+
+    router = StreamRouter(Customer, Order, OrderLine, EmailGuard, table_prefix=db.table_prefix)
+    records = router.records(event)
+    partial = StreamRouter(Customer, Order, table_prefix=db.table_prefix)
+
+    got = sorted((r.event_name, r.model.__name__) for r in records)
+    assert got == sorted(
+        [
+            ("INSERT", "Customer"),
+            ("INSERT", "EmailGuard"),
+            ("INSERT", "Order"),
+            ("INSERT", "OrderLine"),
+            ("REMOVE", "Order"),
+        ]
+    )
+    removed = next(r for r in records if r.event_name == "REMOVE")
+    assert isinstance(removed.old, Order) and removed.old.order_id == "o1"
+    with pytest.raises(UnknownEntity):
+        partial.records(event)  # the guard and the line belong to no model of this router
