@@ -29,9 +29,7 @@ _LOCK: Final = threading.RLock()
 class _Member:
     __slots__ = ("discriminator", "entity", "explicit", "layout", "ref")
 
-    def __init__(
-        self, cls: type, layout: Layout, entity: str | None, discriminator: str | None
-    ) -> None:
+    def __init__(self, cls: type, layout: Layout, entity: str | None, discriminator: str | None) -> None:
         self.ref = weakref.ref(cls)
         self.layout = layout
         self.explicit = entity is not None or discriminator is not None
@@ -134,9 +132,14 @@ def register(
                 continue
             both = f"{name} and {other.__name__} both declare table {table!r}"
             theirs = member.layout
-            for what, mine, their in (("partition key", layout.pk, theirs.pk), ("sort key", layout.sk, theirs.sk)):
+            for what, mine, their in (
+                ("partition key", layout.pk, theirs.pk),
+                ("sort key", layout.sk, theirs.sk),
+            ):
                 if (mine is None) != (their is None) or (
-                    mine is not None and their is not None and (mine.stored, mine.type) != (their.stored, their.type)
+                    mine is not None
+                    and their is not None
+                    and (mine.stored, mine.type) != (their.stored, their.type)
                 ):
                     raise ValidationError(
                         f"{both} with different {what}s: {_key_text(mine)} in {name}, "

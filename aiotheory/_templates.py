@@ -18,7 +18,7 @@ _FORMATTER: Final = string.Formatter()
 
 
 class Template:
-    """The key attribute is built from other fields: `pk: Annotated[str, PK, Template("USER#{user_id}")] = ""`.
+    """A key attribute built from other fields: `pk: Annotated[str, PK, Template("USER#{user_id}")] = ""`.
 
     Each `{field}` or `{field:spec}` names a field of the model; `spec` is a `format()` spec (`%Y%m%d` for a
     datetime, `08d` for an int). Without a spec a component is written as the field stores it (a datetime

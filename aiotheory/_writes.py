@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .errors import ConditionFailed, ValidationError
 from .expr import Attr, Condition, Params, Update, render_condition
+from .expr._nodes import Value
 from .model import Model
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def update_plan(
     discriminator = schema.discriminator
     if discriminator is not None:
         # An upsert may create the item: it must carry its type like any other write.
-        actions.append(Attr((discriminator,)).set(schema.entity))
+        actions.append(Attr((discriminator,)).set(Value({"S": schema.entity})))
     if version is not None:
         current = getattr(item, rules.version_field)
         check = version == current

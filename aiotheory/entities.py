@@ -50,6 +50,9 @@ class Collection(Generic[M]):
 
     models: tuple[type[Model], ...]
     unknown: Unknown
+    _schemas: tuple[TableSchema[Any], ...]
+    _by_entity: dict[str, TableSchema[Any]]
+    _attribute: str
 
     @overload
     def __init__(self: Collection[T1], m1: type[T1], /, *, unknown: Unknown = "skip") -> None: ...
@@ -168,7 +171,7 @@ class Collection(Generic[M]):
         """The per-item decoder a query of this collection uses."""
         return _Dispatch(self._attribute, self._by_entity, self.unknown == "raise", self.schema.table)
 
-    def response_type(self) -> Any:
+    def response_type(self) -> object:
         """`list[...]` of a pydantic tagged union of the members, for a FastAPI `response_model`.
 
         The union is discriminated by each value's model (its `entity`), so the OpenAPI schema lists each
@@ -179,15 +182,15 @@ class Collection(Generic[M]):
         from pydantic import Discriminator, Tag
 
         members = tuple(Annotated[s.model, Tag(s.entity)] for s in self._schemas)
-        union = Union[members]  # noqa: UP007  # built at run time from a tuple
-        return list[Annotated[union, Discriminator(_entity_tag)]]  # type: ignore[valid-type]  # built at run time
+        union: Any = Union.__getitem__(members)  # built at run time from a tuple
+        return list[Annotated[union, Discriminator(_entity_tag)]]
 
 
 def _entity_tag(value: object) -> str | None:
     """The pydantic discriminator of a collection's union: a model instance's entity, a dict's stored tag."""
     tp = type(value)
-    if getattr(tp, "__aiotheory_model__", False) and tp.__dict__.get("__aiotheory__") is not None:
-        return schema_of(tp).entity
+    if isinstance(value, Model) and tp.__dict__.get("__aiotheory__") is not None:
+        return schema_of(type(value)).entity
     if isinstance(value, dict):
         for key in ("_type", "entity"):
             found = value.get(key)
@@ -222,4 +225,3 @@ class _Dispatch:
                 table=self._table,
             )
         return None
-

@@ -624,7 +624,7 @@ class _CollectionQuery(Query[M]):
         if cursor is not None:
             request["ExclusiveStartKey"] = self._start_key(cursor)
         reply = await self._requester.send(self._operation, request)
-        decode = self._decode
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
         items: list[M] = []
         skipped = 0
         for raw in reply.get("Items", ()):
@@ -645,10 +645,11 @@ class _CollectionQuery(Query[M]):
         request = self._payload(count=False)
         if self._page_size is not None:
             request["Limit"] = self._page_size
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
         while True:
             reply = await self._requester.send(self._operation, request)
             for raw in reply.get("Items", ()):
-                obj = self._decode(raw)
+                obj = decode(raw)
                 if obj is not None:
                     return obj
             start = reply.get("LastEvaluatedKey")
@@ -658,7 +659,7 @@ class _CollectionQuery(Query[M]):
 
     async def _iterate(self) -> AsyncIterator[M]:
         payload = self._payload(count=False)
-        decode = self._decode
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
         send = self._requester.send
         operation = self._operation
         remaining = self._limit

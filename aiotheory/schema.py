@@ -310,7 +310,10 @@ class TableSchema(Generic[M]):
 
     def _templated_key(self, d: dict[str, Any]) -> Item:
         out: Item = {}
-        for attr, codec, kt in ((self.pk, self._pk_codec, self._pk_template), (self.sk, self._sk_codec, None)):
+        for attr, codec, kt in (
+            (self.pk, self._pk_codec, self._pk_template),
+            (self.sk, self._sk_codec, None),
+        ):
             if attr is None or codec is None:
                 continue
             if attr is self.sk:

@@ -24,7 +24,6 @@ from aiotheory import (
 from aiotheory.streams import StreamRouter
 from examples.single_table.models import (
     Customer,
-    CustomerPage,
     EmailGuard,
     Order,
     OrderLine,
@@ -51,9 +50,9 @@ async def _shop(db: DB, make_table: MakeTable) -> None:
         Order(order_id="o2", customer_id="c1", placed_at=_T0, total=50),
         Order(order_id="o3", customer_id="c2", placed_at=_T0, total=10),
     ]
-    lines = [
-        OrderLine(order_id="o1", line_no=n, sku=f"sku{n}", quantity=n, price=100) for n in (1, 2, 3)
-    ] + [OrderLine(order_id="o2", line_no=1, sku="sku9", quantity=1, price=50)]
+    lines = [OrderLine(order_id="o1", line_no=n, sku=f"sku{n}", quantity=n, price=100) for n in (1, 2, 3)] + [
+        OrderLine(order_id="o2", line_no=1, sku="sku9", quantity=1, price=50)
+    ]
     await db.batch_write(put=[*orders, *lines])  # one batch, two entity types
 
 
@@ -185,7 +184,7 @@ async def test_read_raises_key_template_mismatch_when_a_key_lacks_its_template_s
 ) -> None:
     await make_table(Customer)
     # Written by another tool: no component attributes, and a key that is not ORDER#<id>.
-    await db._requester.send(  # noqa: SLF001  # raw item, as a foreign writer leaves it
+    await db._requester.send(  # raw item, as a foreign writer leaves it
         "PutItem",
         {
             "TableName": db.table_name(Order),

@@ -166,7 +166,9 @@ def test_class_creation_raises_when_template_is_misplaced(annotations: dict[str,
 
 
 def test_class_creation_raises_naming_both_classes_when_key_schemas_conflict() -> None:
-    with pytest.raises(ValidationError, match=r"Clash and Account both declare table 'ent_accounts'.*sort key"):
+    with pytest.raises(
+        ValidationError, match=r"Clash and Account both declare table 'ent_accounts'.*sort key"
+    ):
 
         class Clash(Model, table="ent_accounts"):
             pk: Annotated[str, PK]

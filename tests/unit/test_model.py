@@ -329,7 +329,9 @@ def test_key_target_raises_when_target_is_neither_instance_nor_tuple():
 
 
 def test_key_id_is_equal_when_numbers_differ_only_in_form():
-    Counter = _define({"n": Annotated[int, PK], "s": Annotated[Decimal, SK]}, table="counters", name="Counter")
+    Counter = _define(
+        {"n": Annotated[int, PK], "s": Annotated[Decimal, SK]}, table="counters", name="Counter"
+    )
     schema = schema_of(Counter)
     assert schema.key_id({"n": {"N": "1"}, "s": {"N": "1.50"}}) == schema.key_id(
         {"n": {"N": "1"}, "s": {"N": "1.5"}}
