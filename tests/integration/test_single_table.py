@@ -275,3 +275,17 @@ async def test_stream_records_route_to_models_by_type_when_table_is_shared(db: D
     assert isinstance(removed.old, Order) and removed.old.order_id == "o1"
     with pytest.raises(UnknownEntity):
         partial.records(event)  # the guard and the line belong to no model of this router
+
+
+async def test_migrate_creates_table_with_every_models_index_when_given_any_model(db: DB) -> None:
+    try:
+        plan = await db.migrate(EmailGuard)  # EmailGuard declares gsi1 too, but the table needs all
+        table = await db.describe_table(OrderLine)
+        again = await db.migrate(Order, dry_run=True)
+    finally:
+        with contextlib.suppress(ResourceNotFound):
+            await db.delete_table(Customer)
+
+    assert plan
+    assert [ix["IndexName"] for ix in table.get("GlobalSecondaryIndexes", [])] == ["gsi1"]
+    assert not again  # every model of the table sees it as up to date

@@ -281,3 +281,11 @@ async def test_fastapi_openapi_lists_each_member_when_collection_is_the_response
     ]["schema"]["items"]["oneOf"]
     assert sorted(ref["$ref"].rsplit("/", 1)[1] for ref in one_of) == ["Account", "Invoice"]
     assert body[0]["name"] == "Acme" and body[1]["number"] == 7
+
+
+def test_load_models_keeps_one_model_per_table_when_models_share_it() -> None:
+    from aiotheory._cli import load_models
+
+    from examples.single_table.models import Customer
+
+    assert load_models(["examples.single_table.models"]) == [Customer]
