@@ -625,19 +625,13 @@ class _CollectionQuery(Query[M]):
             request["ExclusiveStartKey"] = self._start_key(cursor)
         reply = await self._requester.send(self._operation, request)
         decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
-        items: list[M] = []
-        skipped = 0
-        for raw in reply.get("Items", ()):
-            obj = decode(raw)
-            if obj is None:
-                skipped += 1
-            else:
-                items.append(obj)
+        decoded = [decode(raw) for raw in reply.get("Items", ())]
+        items = [obj for obj in decoded if obj is not None]
         return Page(
             items=items,
             cursor=self._cursor(reply.get("LastEvaluatedKey")),
             scanned=int(reply.get("ScannedCount", 0)),
-            skipped=skipped,
+            skipped=len(decoded) - len(items),
         )
 
     async def first(self) -> M | None:

@@ -169,6 +169,8 @@ class TableSchema(Generic[M]):
     _entry: TableEntry | None = field(default=None, repr=False, compare=False)
     # Key attributes built from other fields (Template), the table's first; empty for most models.
     _templates: tuple[KeyTemplate, ...] = field(default=(), repr=False, compare=False)
+    #: Whether any key attribute is built from a Template (a field, not a property: read on every write).
+    templated: bool = field(default=False, repr=False, compare=False)
     _pk_template: KeyTemplate | None = field(default=None, repr=False, compare=False)
     _sk_template: KeyTemplate | None = field(default=None, repr=False, compare=False)
 
@@ -187,11 +189,6 @@ class TableSchema(Generic[M]):
         for ix in entry.indexes():
             merged.setdefault(ix.name, ix)
         return tuple(merged.values())
-
-    @property
-    def templated(self) -> bool:
-        """Whether any key attribute is built from a Template."""
-        return bool(self._templates)
 
     @property
     def template_attributes(self) -> tuple[str, ...]:
@@ -409,7 +406,12 @@ class TableSchema(Generic[M]):
         out = item
         for kt in self._templates:
             av = item.get(kt.stored)
-            if av is None or all(c in item for c in kt.component_stored):
+            if av is None:
+                continue
+            for stored in kt.component_stored:  # a plain loop: no generator frame per item
+                if stored not in item:
+                    break
+            else:
                 continue
             text = av.get("S")
             if not isinstance(text, str):
@@ -717,6 +719,7 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         entity=entry.entity_of(cls),
         _entry=entry,
         _templates=templates,
+        templated=bool(templates),
         _pk_template=next((t for t in templates if t.field == pk.field), None),
         _sk_template=None if sk is None else next((t for t in templates if t.field == sk.field), None),
     )

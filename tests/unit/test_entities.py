@@ -285,7 +285,6 @@ async def test_fastapi_openapi_lists_each_member_when_collection_is_the_response
 
 def test_load_models_keeps_one_model_per_table_when_models_share_it() -> None:
     from aiotheory._cli import load_models
-
     from examples.single_table.models import Customer
 
     assert load_models(["examples.single_table.models"]) == [Customer]
