@@ -7,6 +7,7 @@ attribute (see docs/single-table.md). Imports models and schemas only: no I/O, a
 from __future__ import annotations
 
 import types
+import typing
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, overload
 
 from ._registry import entry_for
@@ -46,13 +47,12 @@ class Collection(Generic[M]):
     `db.query(Customer | Order)` is the same as `Collection(Customer, Order)`.
     """
 
-    __slots__ = ("_attribute", "_by_entity", "_schemas", "models", "unknown")
+    __slots__ = ("_by_entity", "_schemas", "models", "unknown")
 
     models: tuple[type[Model], ...]
     unknown: Unknown
     _schemas: tuple[TableSchema[Any], ...]
     _by_entity: dict[str, TableSchema[Any]]
-    _attribute: str
 
     @overload
     def __init__(self: Collection[T1], m1: type[T1], /, *, unknown: Unknown = "skip") -> None: ...
@@ -131,12 +131,10 @@ class Collection(Generic[M]):
             other = by_entity.setdefault(schema.entity, schema)
             if other is not schema:
                 raise ValidationError(f"Collection: {schema.model.__name__} is given twice")
-        entry = entry_for(table)
         object.__setattr__(self, "models", tuple(models))
         object.__setattr__(self, "unknown", unknown)
         object.__setattr__(self, "_schemas", tuple(schemas))
         object.__setattr__(self, "_by_entity", by_entity)
-        object.__setattr__(self, "_attribute", entry.attribute)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Collection is immutable: cannot set {name!r}")
@@ -149,8 +147,8 @@ class Collection(Generic[M]):
         """The collection of a `Customer | Order` union (what `db.query` does with one)."""
         if isinstance(union, Collection):
             return union
-        if isinstance(union, types.UnionType):
-            return Collection(*union.__args__)
+        if isinstance(union, types.UnionType) or typing.get_origin(union) is typing.Union:
+            return Collection(*typing.get_args(union))
         raise ValidationError(f"expected a Collection or a union of models, not {union!r}")
 
     @property
@@ -160,8 +158,8 @@ class Collection(Generic[M]):
 
     @property
     def discriminator(self) -> str:
-        """The attribute whose value picks each item's model."""
-        return self._attribute
+        """The attribute whose value picks each item's model (the table's, read when a query is built)."""
+        return entry_for(self._schemas[0].table).attribute
 
     def indexes(self) -> tuple[IndexSchema, ...]:
         """Every index any model of the table declares."""
@@ -169,7 +167,7 @@ class Collection(Generic[M]):
 
     def decoder(self) -> _Dispatch:
         """The per-item decoder a query of this collection uses."""
-        return _Dispatch(self._attribute, self._by_entity, self.unknown == "raise", self.schema.table)
+        return _Dispatch(self.discriminator, self._by_entity, self.unknown == "raise", self.schema.table)
 
     def response_type(self) -> object:
         """`list[...]` of a pydantic tagged union of the members, for a FastAPI `response_model`.
@@ -187,15 +185,10 @@ class Collection(Generic[M]):
 
 
 def _entity_tag(value: object) -> str | None:
-    """The pydantic discriminator of a collection's union: a model instance's entity, a dict's stored tag."""
-    tp = type(value)
-    if isinstance(value, Model) and tp.__dict__.get("__aiotheory__") is not None:
+    """The pydantic discriminator of a collection's union: a model instance's entity (None otherwise, which
+    pydantic reports as a value of no member)."""
+    if isinstance(value, Model) and type(value).__dict__.get("__aiotheory__") is not None:
         return schema_of(type(value)).entity
-    if isinstance(value, dict):
-        for key in ("_type", "entity"):
-            found = value.get(key)
-            if isinstance(found, str):
-                return found
     return None
 
 

@@ -634,8 +634,8 @@ def key_templates(cls: type, plans: tuple[FieldPlan, ...], layout: Layout) -> tu
                 tail=tail,
             )
         )
-    out.sort(key=lambda kt: not kt.table_key)
-    return tuple(out)
+    # The table's keys first: encode renders them before any index key.
+    return tuple([kt for kt in out if kt.table_key] + [kt for kt in out if not kt.table_key])
 
 
 # ------------------------------------------------------------------------------------------ keys

@@ -288,3 +288,12 @@ def test_load_models_keeps_one_model_per_table_when_models_share_it() -> None:
     from examples.single_table.models import Customer
 
     assert load_models(["examples.single_table.models"]) == [Customer]
+
+
+def test_collection_of_accepts_both_union_spellings_when_given_models() -> None:
+    from typing import Union
+
+    assert Collection.of(Account | Invoice).models == (Account, Invoice)
+    assert Collection.of(Union[Account, Invoice]).models == (Account, Invoice)  # noqa: UP007  # the old spelling
+    with pytest.raises(ValidationError, match="union of models"):
+        Collection.of(Account)
