@@ -27,12 +27,11 @@ _LOCK: Final = threading.RLock()
 
 
 class _Member:
-    __slots__ = ("discriminator", "entity", "explicit", "layout", "ref")
+    __slots__ = ("discriminator", "entity", "layout", "ref")
 
     def __init__(self, cls: type, layout: Layout, entity: str | None, discriminator: str | None) -> None:
         self.ref = weakref.ref(cls)
         self.layout = layout
-        self.explicit = entity is not None or discriminator is not None
         self.entity = entity if entity is not None else cls.__name__
         self.discriminator = discriminator
 
@@ -40,9 +39,10 @@ class _Member:
 class TableEntry:
     """The models of one table and what they share: whether items carry a discriminator, and its name.
 
-    `tagged` and `attribute` are recomputed whenever a model joins or leaves; a table is tagged when two
-    or more models declare it or any of them sets `entity=` / `discriminator=`. Read on every write
-    (one attribute load), so a model that was alone at first starts tagging as soon as another joins.
+    `tagged` and `attribute` are recomputed whenever a model joins or leaves; a table is tagged when
+    models of two or more entities declare it, or any of them sets `discriminator=` (the opt-in of a
+    table with one entity). Read on every write (one attribute load), so a model that was alone at first
+    starts tagging as soon as another entity joins.
     """
 
     __slots__ = ("_members", "attribute", "name", "tagged")
@@ -62,15 +62,16 @@ class TableEntry:
                 out.append(cls)
         return tuple(out)
 
-    def entity_of(self, cls: type) -> str:
-        """The discriminator value `cls` writes (its `entity=`, default its class name)."""
-        member = self._members.get((cls.__module__, cls.__qualname__))
-        return cls.__name__ if member is None else member.entity
+    def indexes(self, *, besides: str | None = None) -> tuple[IndexSchema, ...]:
+        """Every index the table's models declare, once each (they agree: checked at registration).
 
-    def indexes(self) -> tuple[IndexSchema, ...]:
-        """Every index any model of the table declares, once each (they agree: checked at registration)."""
+        `besides` leaves out the entity asking: its own indexes are its own class's, not those of the
+        newest declaration of that entity (an older model version in a migration script or test).
+        """
         seen: dict[str, IndexSchema] = {}
         for member in self._live():
+            if member.entity == besides:
+                continue
             for index in member.layout.indexes:
                 seen.setdefault(index.name, index)
         return tuple(seen.values())
@@ -85,7 +86,8 @@ class TableEntry:
         live = self._live()
         named = [m.discriminator for m in live if m.discriminator is not None]
         self.attribute = named[0] if named else DEFAULT_DISCRIMINATOR
-        self.tagged = len(live) > 1 or any(m.explicit for m in live)
+        # One member per entity (a second declaration of an entity replaces the first).
+        self.tagged = len(live) > 1 or bool(named)
 
 
 _TABLES: Final[dict[str, TableEntry]] = {}

@@ -16,7 +16,8 @@ Storage rules worth knowing:
 - A subclass without `table=` is abstract, even when its parent has a table.
 - Several models may declare one table (single-table design, docs/single-table.md): `entity=` names the
   value of the discriminator attribute a model writes (default: its class name), `discriminator=` that
-  attribute (default `_type`). Conflicting keys or indexes raise ValidationError at class creation.
+  attribute (default `_type`). Conflicting keys or indexes of two entities raise ValidationError at class
+  creation; two classes of one entity (versions of a model) replace each other instead.
 """
 
 from __future__ import annotations
@@ -183,7 +184,9 @@ class _Compiled:
             with _LOCK:
                 schema = self._schema
                 if schema is None:
-                    schema = self._schema = build_schema(self._cls, table, self.layout(), self.codec())
+                    schema = self._schema = build_schema(
+                        self._cls, table, self.layout(), self.codec(), entity=self._entity
+                    )
         return schema
 
 

@@ -186,7 +186,7 @@ class TableSchema(Generic[M]):
         if entry is None:
             return self.indexes
         merged = {ix.name: ix for ix in self.indexes}
-        for ix in entry.indexes():
+        for ix in entry.indexes(besides=self.entity):
             merged.setdefault(ix.name, ix)
         return tuple(merged.values())
 
@@ -678,8 +678,13 @@ def _schema(cls: type) -> TableSchema[Any]:
 # ------------------------------------------------------------------------------------------ building
 
 
-def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) -> TableSchema[M]:
-    """The TableSchema of `cls` from its layout and codec; called once per class, under its lock."""
+def build_schema(
+    cls: type[M], table: str, layout: Layout, codec: ModelCodec, *, entity: str | None = None
+) -> TableSchema[M]:
+    """The TableSchema of `cls` from its layout and codec; called once per class, under its lock.
+
+    `entity` is the class's `entity=` (default: its name), the discriminator value it writes.
+    """
     pk = layout.pk
     if pk is None:  # the definition rules raised already for a table without PK
         raise ValidationError(f"{cls.__name__}: no PK")
@@ -716,7 +721,7 @@ def build_schema(cls: type[M], table: str, layout: Layout, codec: ModelCodec) ->
         _sk_codec=codec.fields[sk.field].codec if sk else None,
         _key_checks=tuple(checks.values()),
         _encoders=encoders,
-        entity=entry.entity_of(cls),
+        entity=cls.__name__ if entity is None else entity,
         _entry=entry,
         _templates=templates,
         templated=bool(templates),

@@ -297,3 +297,25 @@ def test_collection_of_accepts_both_union_spellings_when_given_models() -> None:
     assert Collection.of(Union[Account, Invoice]).models == (Account, Invoice)  # noqa: UP007  # the old spelling
     with pytest.raises(ValidationError, match="union of models"):
         Collection.of(Account)
+
+
+def test_versions_of_one_entity_differ_in_keys_without_tagging_when_they_share_entity() -> None:
+    class TaskV1(Model, table="ent_tasks", entity="task"):
+        owner: Annotated[str, PK]
+        task_id: Annotated[str, SK]
+        status: Annotated[str, GSI("by-status", "pk")] = "open"
+
+    class TaskV2(Model, table="ent_tasks", entity="task"):
+        owner: Annotated[str, PK]
+        task_id: Annotated[int, SK]
+
+    assert [ix.name for ix in schema_of(TaskV1).table_indexes()] == ["by-status"]
+    assert schema_of(TaskV2).table_indexes() == ()  # an older version's index is not merged in
+    assert "_type" not in schema_of(TaskV2).encode(TaskV2(owner="o", task_id=1))
+
+
+def test_encode_writes_discriminator_when_lone_model_opts_in() -> None:
+    class Solo(Model, table="ent_solo", discriminator="kind", entity="solo"):
+        pk: Annotated[str, PK]
+
+    assert schema_of(Solo).encode(Solo(pk="x")) == {"pk": {"S": "x"}, "kind": {"S": "solo"}}
