@@ -306,16 +306,14 @@ class TableSchema(Generic[M]):
         return out
 
     def _templated_key(self, d: dict[str, Any]) -> Item:
-        out: Item = {}
-        for attr, codec, kt in (
-            (self.pk, self._pk_codec, self._pk_template),
-            (self.sk, self._sk_codec, None),
-        ):
-            if attr is None or codec is None:
-                continue
-            if attr is self.sk:
-                kt = self._sk_template
-            out[attr.stored] = self._own_key(attr, codec, d) if kt is None else {"S": kt.key_text(d)}
+        pk_t = self._pk_template
+        pk = {"S": pk_t.key_text(d)} if pk_t is not None else self._own_key(self.pk, self._pk_codec, d)
+        out: Item = {self.pk.stored: pk}
+        if self.sk is not None and self._sk_codec is not None:
+            sk_t = self._sk_template
+            out[self.sk.stored] = (
+                {"S": sk_t.key_text(d)} if sk_t is not None else self._own_key(self.sk, self._sk_codec, d)
+            )
         return out
 
     def template_values(self, obj: M) -> dict[str, str]:
@@ -478,6 +476,15 @@ class KeyTemplate:
 
     __slots__ = ("_comps", "_tail", "component_stored", "field", "model", "stored", "table_key", "template")
 
+    model: str
+    field: str  # the key field
+    stored: str  # its attribute name
+    template: Template
+    table_key: bool  # the table's PK or SK (else an index key only)
+    component_stored: tuple[str, ...]  # the components' attribute names
+    _comps: tuple[tuple[str, str, str, str, TypeCodec, str], ...]
+    _tail: str
+
     def __init__(
         self,
         *,
@@ -489,14 +496,18 @@ class KeyTemplate:
         comps: tuple[tuple[str, str, str, str, TypeCodec, str], ...],
         tail: str,
     ) -> None:
-        self.model = model
-        self.field = field
-        self.stored = stored
-        self.template = template
-        self.table_key = table_key
-        self._comps = comps
-        self._tail = tail
-        self.component_stored = tuple(c[2] for c in comps)
+        setter = object.__setattr__  # immutable once built, like FieldPlan
+        setter(self, "model", model)
+        setter(self, "field", field)
+        setter(self, "stored", stored)
+        setter(self, "template", template)
+        setter(self, "table_key", table_key)
+        setter(self, "_comps", comps)
+        setter(self, "_tail", tail)
+        setter(self, "component_stored", tuple(c[2] for c in comps))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"KeyTemplate is immutable: cannot set {name!r}")
 
     def render(self, d: dict[str, Any]) -> str | None:
         """The key text for an instance's values; None when a component is None (sparse index key)."""
