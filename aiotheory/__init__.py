@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .db import DB as DB
     from .deadlines import deadline as deadline
     from .encryption import DataKeyPolicy as DataKeyPolicy
+    from .entities import Collection as Collection
+    from .entities import Template as Template
+    from .entities import template_of as template_of
     from .errors import AccessDenied as AccessDenied
     from .errors import AccountNotFound as AccountNotFound
     from .errors import AiotheoryError as AiotheoryError
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from .errors import IdempotencyReplyNotStored as IdempotencyReplyNotStored
     from .errors import ItemNotFound as ItemNotFound
     from .errors import KeyChanged as KeyChanged
+    from .errors import KeyTemplateMismatch as KeyTemplateMismatch
     from .errors import LeaseHeld as LeaseHeld
     from .errors import LeaseNotOwned as LeaseNotOwned
     from .errors import MissingExtra as MissingExtra
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from .errors import Throttled as Throttled
     from .errors import TransactionCanceled as TransactionCanceled
     from .errors import TransportError as TransportError
+    from .errors import UnknownEntity as UnknownEntity
     from .errors import UnprocessedItems as UnprocessedItems
     from .errors import ValidationError as ValidationError
     from .expr import Attr as Attr
@@ -106,6 +111,7 @@ __all__ = [
     "AwsError",
     "AwsValidationError",
     "CancellationReason",
+    "Collection",
     "Condition",
     "ConditionFailed",
     "Converter",
@@ -133,6 +139,7 @@ __all__ = [
     "ItemNotFound",
     "JSONString",
     "KeyChanged",
+    "KeyTemplateMismatch",
     "LSI",
     "Lease",
     "LeaseHeld",
@@ -162,11 +169,13 @@ __all__ = [
     "Stored",
     "TTL",
     "TableSchemaMismatch",
+    "Template",
     "Throttled",
     "Transaction",
     "TransactionAction",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "Update",
     "UpdatedAt",
@@ -179,6 +188,7 @@ __all__ = [
     "lease_table",
     "partner_scope",
     "size",
+    "template_of",
 ]
 
 _ERRORS: Final = (
@@ -202,6 +212,7 @@ _ERRORS: Final = (
     "IdempotencyReplyNotStored",
     "ItemNotFound",
     "KeyChanged",
+    "KeyTemplateMismatch",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -214,6 +225,7 @@ _ERRORS: Final = (
     "Throttled",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "ValidationError",
 )
@@ -270,6 +282,9 @@ _LAZY: Final[dict[str, str]] = {
     "lease_table": "aiotheory.lease",
     "MigrationPlan": "aiotheory._tables",
     "MigrationStep": "aiotheory._tables",
+    "Collection": "aiotheory.entities",
+    "Template": "aiotheory.entities",
+    "template_of": "aiotheory.entities",
     **dict.fromkeys(_ERRORS, "aiotheory.errors"),
     **dict.fromkeys(_MODEL, "aiotheory.model"),
 }

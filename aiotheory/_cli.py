@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 def load_models(specs: Sequence[str]) -> list[type[Model]]:
     """The model classes named by `module:Model` or `module` (every table model it defines), in order.
 
+    One model per table: the models sharing a table (single-table design) are migrated as one table
+    with all their indexes, so only the first named stands for it.
+
     Raises ValidationError for a module that does not import, a missing name, or a class that is not a
     table model.
     """
@@ -113,7 +116,12 @@ def load_models(specs: Sequence[str]) -> list[type[Model]]:
         if not models:
             raise ValidationError(f"{spec}: the module defines no Model class with a table")
         found.extend(models)
-    return found
+    tables: dict[str, type[Model]] = {}
+    for model in found:
+        schema = model.__aiotheory_table__
+        if schema is not None:
+            tables.setdefault(schema.table, model)
+    return list(tables.values())
 
 
 async def _tables(

@@ -182,7 +182,7 @@ def create_table_payload(
     name: str, schema: TableSchema[Any], stream: str | None, billing: str, capacity: tuple[int, int]
 ) -> Payload:
     definitions: dict[str, str] = {}
-    for key in (schema.pk, schema.sk, *(k for i in schema.indexes for k in (i.pk, i.sk))):
+    for key in (schema.pk, schema.sk, *(k for i in schema.table_indexes() for k in (i.pk, i.sk))):
         if key is not None:
             definitions[key.stored] = key.type
     throughput = {"ReadCapacityUnits": capacity[0], "WriteCapacityUnits": capacity[1]}
@@ -196,12 +196,12 @@ def create_table_payload(
         payload["ProvisionedThroughput"] = throughput
     gsis = [
         {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
-        for i in schema.indexes
+        for i in schema.table_indexes()
         if i.kind == "GSI"
     ]
     lsis = [
         {"IndexName": i.name, "KeySchema": _key_schema(i.pk, i.sk), "Projection": _projection(i)}
-        for i in schema.indexes
+        for i in schema.table_indexes()
         if i.kind == "LSI"
     ]
     if billing == "PROVISIONED":
@@ -242,7 +242,7 @@ def schema_differences(schema: TableSchema[Any], table: Payload) -> list[str]:
     existing = {i["IndexName"]: ("GSI", i) for i in table.get("GlobalSecondaryIndexes") or []} | {
         i["IndexName"]: ("LSI", i) for i in table.get("LocalSecondaryIndexes") or []
     }
-    for index in schema.indexes:
+    for index in schema.table_indexes():
         found = existing.pop(index.name, None)
         if found is None:
             diffs.append(f"{index.kind} {index.name!r} is missing")
@@ -357,7 +357,7 @@ async def migrate(requester: Requester, model: type[Model], *, dry_run: bool = F
     billing = _billing_of(table)
     throughput = table.get("ProvisionedThroughput") or {}
     capacity = (int(throughput.get("ReadCapacityUnits") or 5), int(throughput.get("WriteCapacityUnits") or 5))
-    indexes = {i.name: i for i in schema.indexes}
+    indexes = {i.name: i for i in schema.table_indexes()}
     for step in steps:
         if step.action == "delete_gsi":
             _log.info("%s: removing GSI %r from %s", model.__name__, step.name, name)
@@ -391,12 +391,12 @@ def _index_changes(schema: TableSchema[Any], table: Payload) -> tuple[list[Migra
     Deletes come first so that a table at DynamoDB's GSI limit can take the new ones.
     """
     diffs = schema_differences(schema, table)
-    declared = {i.name for i in schema.indexes if i.kind == "GSI"}
+    declared = {i.name for i in schema.table_indexes() if i.kind == "GSI"}
     existing = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes") or []}
     lsis = {i["IndexName"] for i in table.get("LocalSecondaryIndexes") or []}
     creates = [
         MigrationStep("create_gsi", i.name)
-        for i in schema.indexes
+        for i in schema.table_indexes()
         if i.kind == "GSI" and i.name not in existing and i.name not in lsis
     ]
     deletes = [MigrationStep("delete_gsi", n) for n in sorted(existing - declared)]

@@ -53,6 +53,8 @@ class _Rules:
         "exists_guard",
         "fields",
         "managed",
+        "stamped",
+        "templated",
         "unsaved",
         "updated_at",
         "version",
@@ -66,13 +68,22 @@ class _Rules:
         # A create without a condition of its own sends this text and these names as they are.
         params = Params()
         self.create_text = (render_condition(self.create_guard, params), dict(params.names))
-        self.managed = frozenset(
+        # Templated keys and their components are written whole by puts only: an update cannot re-render
+        # an index key, and a table key never changes.
+        self.stamped = frozenset(
             f.stored for f in (schema.version, schema.updated_at, schema.created_at) if f is not None
         )
-        # A save never SETs or REMOVEs the key (it cannot change) nor the managed fields (the plan
-        # stamps and bumps them); it REMOVEs only attributes a field of the model writes.
+        # What a put writes whole from several fields: templated keys and their components. A user's
+        # update action may not touch them (it cannot re-render an index key from one component); a
+        # save, which holds the whole model, SETs them re-rendered.
+        self.templated = frozenset(schema.template_attributes)
+        self.managed = self.stamped | self.templated
+        # A save never SETs or REMOVEs the key (it cannot change), the stamped fields (the plan stamps
+        # and bumps them) nor the discriminator (the plan writes it); it REMOVEs only attributes a field
+        # of the model writes.
         keys = frozenset(a.stored for a in (schema.pk, schema.sk) if a is not None)
-        self.unsaved = self.managed | keys
+        typed = frozenset(() if schema.discriminator is None else (schema.discriminator,))
+        self.unsaved = self.stamped | keys | typed
         self.fields: dict[str, tuple[str, Callable[[Any], object]]] = {
             p.stored: (p.name, p.codec.dec)
             for p in schema.plans
@@ -115,6 +126,8 @@ def stamped(item: M, schema: TableSchema[Any], clock: Callable[[], _dt.datetime]
             changes[schema.created_at.field] = now
     if creating and schema.version is not None:
         changes[schema.version.field] = 0
+    if schema.templated:
+        changes.update(schema.template_values(item))  # the model returned holds the keys written
     return item.model_copy(update=changes) if changes else item
 
 
@@ -146,11 +159,14 @@ def update_plan(
     condition: Condition | None,
     upsert: bool,
     clock: Callable[[], _dt.datetime],
+    derived: Sequence[Update] = (),
 ) -> tuple[list[Update], Condition | None]:
     """The actions and guard an update sends, shared by `DB.update` and `Transaction.update`.
 
     Adds UpdatedAt and the version check + bump, guards against creating a partial item unless
-    `upsert`, and refuses user actions on library-managed fields (before any request).
+    `upsert`, and refuses user actions on library-managed fields (before any request). `derived`
+    are actions the library computed from a whole model (`save_actions`): they may re-render
+    templated attributes, which a user's action may not touch.
     """
     rules = _rules(schema)
     name = type(item).__name__
@@ -162,12 +178,17 @@ def update_plan(
         if action.path and action.path[0] in managed:
             raise ValidationError(f"{name}: {action.path[0]!r} is managed by the library; do not update it")
         actions.append(action)
+    actions.extend(derived)
     version = rules.version
     if not actions and version is None and rules.updated_at is None:
         raise ValidationError(f"update of {name} needs at least one update action")
     guard: Condition | None = None if upsert else rules.exists_guard
     if rules.updated_at is not None:
         actions.append(rules.updated_at.set(clock()))
+    discriminator = schema.discriminator
+    if discriminator is not None:
+        # An upsert may create the item: it must carry its type like any other write.
+        actions.append(Attr((discriminator,)).set(Value({"S": schema.entity})))
     if version is not None:
         current = getattr(item, rules.version_field)
         check = version == current

@@ -53,12 +53,13 @@ from .schema import MISSING, STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from types import TracebackType
+    from types import TracebackType, UnionType
 
     from ._tables import MigrationPlan
     from ._types import AttributeValue, Item, Payload
     from .credentials import CredentialProvider, CredentialsLike
     from .encryption import DataKeyPolicy, Encryption
+    from .entities import Collection
     from .lease import Lease
     from .query import Query, Scan
     from .transact import Transaction
@@ -581,13 +582,13 @@ class DB:
         """
         schema = schema_of(type(item))
         hooks = schema.model.__aiotheory__.hooks
+        changed: list[Update] = []
         if hooks is not None:
             hooked = await before_write(hooks, item)
             if hooked is not item:
                 # What the hook changed (audit fields, say) is written by the same request.
                 changed = save_actions(schema, schema.encode(hooked), schema.encode(item))
-                updates = (*updates, *changed)
-        actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock)
+        actions, guard = update_plan(schema, item, updates, condition, upsert, self._clock, changed)
         new = await self._send_update(schema, item, actions, guard, upsert, idempotent)
         if hooks is not None:
             await after_write(hooks, new)
@@ -625,7 +626,7 @@ class DB:
         changes = save_actions(schema, schema.encode(item), stored)
         if not changes:
             return item
-        actions, guard = update_plan(schema, item, changes, condition, False, self._clock)
+        actions, guard = update_plan(schema, item, (), condition, False, self._clock, changes)
         new = await self._send_update(schema, item, actions, guard, False, False)
         if hooks is not None:
             await after_write(hooks, new)
@@ -995,11 +996,27 @@ class DB:
 
     # ----------------------------------------------------------------------------------- queries (query)
 
-    def query(self, model: type[M]) -> Query[M]:
-        """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated."""
+    @overload
+    def query(self, model: type[M]) -> Query[M]: ...
+    @overload
+    def query(self, model: Collection[M]) -> Query[M]: ...
+    @overload
+    def query(self, model: UnionType) -> Query[Model]: ...
+
+    def query(self, model: type[M] | Collection[M] | UnionType) -> Query[M] | Query[Model]:
+        """A query of one partition of `model`'s table or index; nothing is sent until awaited or iterated.
+
+        `model` may be a `Collection` of models sharing the table, or their union (`Customer | Order`):
+        the query then returns each item as the model its discriminator names (docs/single-table.md).
+        """
         from .query import Query
 
-        return Query(self._requester, model, secret=self.cursor_secret)
+        if isinstance(model, type):
+            return Query(self._requester, model, secret=self.cursor_secret)
+        from .entities import Collection
+        from .query import _CollectionQuery
+
+        return _CollectionQuery(self._requester, Collection.of(model), secret=self.cursor_secret)
 
     def scan(self, model: type[M]) -> Scan[M]:
         """A scan of `model`'s table or index (whole, one `segment(i, n)`, or `parallel(n)`)."""

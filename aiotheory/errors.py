@@ -5,7 +5,9 @@ Imports nothing heavy and nothing from the rest of the package, so every layer c
     AiotheoryError
     ├── ValidationError (ValueError)        a value does not fit a model or DynamoDB's rules
     │   ├── DecodeError                     ... on the way back: an item read does not fit its model
-    │   │   └── DecryptionFailed            an Encrypted attribute's envelope is malformed, moved or tampered
+    │   │   ├── DecryptionFailed            an Encrypted attribute's envelope is malformed, moved or tampered
+    │   │   ├── KeyTemplateMismatch         a key does not have its Template's shape; .template
+    │   │   └── UnknownEntity               a collection read an item of no member type; .entity
     │   ├── EncryptionNotConfigured         a model has Encrypted fields and no KMS key is configured
     │   └── KeyChanged                      db.save of a model whose key differs from the item it was read as
     ├── ItemNotFound (LookupError)          get/update of a key that holds no item
@@ -64,6 +66,7 @@ __all__ = [
     "IdempotencyReplyNotStored",
     "ItemNotFound",
     "KeyChanged",
+    "KeyTemplateMismatch",
     "LeaseHeld",
     "LeaseNotOwned",
     "MissingExtra",
@@ -76,6 +79,7 @@ __all__ = [
     "Throttled",
     "TransactionCanceled",
     "TransportError",
+    "UnknownEntity",
     "UnprocessedItems",
     "ValidationError",
     "from_response",
@@ -130,6 +134,30 @@ class DecryptionFailed(DecodeError):
 class EncryptionNotConfigured(ValidationError):
     """A model with Encrypted fields was used with no KMS key (`DB(kms_key_id=...)` or the model's
     `kms_key_id=`); raised before any request is sent, so nothing is written in the clear."""
+
+
+class KeyTemplateMismatch(DecodeError):
+    """A key attribute does not have the shape of its `Template` (`.template` is the pattern)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str,
+        table: str | None = None,
+        key: object = None,
+        field: str | None = None,
+    ):
+        super().__init__(message, table=table, key=key, field=field)
+        self.template = template
+
+
+class UnknownEntity(DecodeError):
+    """A collection read an item whose discriminator names none of its models (`.entity`; None if absent)."""
+
+    def __init__(self, message: str, *, entity: str | None, table: str | None = None, key: object = None):
+        super().__init__(message, table=table, key=key)
+        self.entity = entity
 
 
 class ItemNotFound(AiotheoryError, LookupError):

@@ -18,6 +18,10 @@ Storage rules worth knowing:
   and empty sets); `naming=` derives stored names from field names (docs/tabletheory.md).
 - Attributes of an item that no field names are ignored on read.
 - A subclass without `table=` is abstract, even when its parent has a table.
+- Several models may declare one table (single-table design, docs/single-table.md): `entity=` names the
+  value of the discriminator attribute a model writes (default: its class name), `discriminator=` that
+  attribute (default `_type`). Conflicting keys or indexes of two entities raise ValidationError at class
+  creation; two classes of one entity (versions of a model) replace each other instead.
 """
 
 from __future__ import annotations
@@ -46,10 +50,20 @@ from ._model_markers import (
     UpdatedAt,
     Version,
 )
+from ._registry import register
 from ._rules import ITEM_FORMATS, NAMINGS, Hooks, check_table_name, field_plans, hooks_of, layout_of
 from .codec._model import ModelCodec
 from .errors import ValidationError
-from .schema import FieldEncoder, FieldRef, IndexSchema, KeyAttr, Layout, TableSchema, build_schema
+from .schema import (
+    FieldEncoder,
+    FieldRef,
+    IndexSchema,
+    KeyAttr,
+    Layout,
+    TableSchema,
+    build_schema,
+    key_templates,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -100,6 +114,8 @@ class _Compiled:
     __slots__ = (
         "_cls",
         "_codec",
+        "_discriminator",
+        "_entity",
         "_layout",
         "_plans",
         "_schema",
@@ -118,12 +134,16 @@ class _Compiled:
         naming: Naming | None = None,
         item_format: ItemFormat = "aiotheory",
         kms_key_id: str | None = None,
+        entity: str | None = None,
+        discriminator: str | None = None,
     ) -> None:
         self._cls = cls
         self.table = table  # the unprefixed table name; None for an abstract model
         self.naming: Naming | None = naming  # the class's stored-name convention (None: field names)
         self.item_format: ItemFormat = item_format
         self.kms_key_id = kms_key_id
+        self._entity = entity  # the class kwargs of single-table design (aiotheory._registry)
+        self._discriminator = discriminator
         self.attrs: dict[str, Attr[Any]] = {}  # field expressions (`Payment.amount`), made on first touch
         # The lifecycle hooks the class declares (`before_write`, `after_read`, `after_write` and
         # `before_delete` methods), found now; None when it declares none: the operations' fast path.
@@ -156,7 +176,18 @@ class _Compiled:
             with _LOCK:
                 layout = self._layout
                 if layout is None:
-                    layout = self._layout = layout_of(self._cls, self.table, self.plans())
+                    layout = layout_of(self._cls, self.table, self.plans())
+                    key_templates(self._cls, self.plans(), layout)  # a bad Template raises at class creation
+                    if self.table:
+                        # Conflicts with the table's other models raise here, at class creation.
+                        register(
+                            self._cls,
+                            self.table,
+                            layout,
+                            entity=self._entity,
+                            discriminator=self._discriminator,
+                        )
+                    self._layout = layout
         return layout
 
     def codec(self) -> ModelCodec:
@@ -182,7 +213,12 @@ class _Compiled:
                 schema = self._schema
                 if schema is None:
                     schema = self._schema = build_schema(
-                        self._cls, table, self.layout(), self.codec(), kms_key_id=self.kms_key_id
+                        self._cls,
+                        table,
+                        self.layout(),
+                        self.codec(),
+                        kms_key_id=self.kms_key_id,
+                        entity=self._entity,
                     )
         return schema
 
@@ -211,6 +247,8 @@ class _ModelMeta(ModelMetaclass):
         naming: Naming | None = None,
         item_format: ItemFormat | None = None,
         kms_key_id: str | None = None,
+        entity: str | None = None,
+        discriminator: str | None = None,
         **kwargs: Any,
     ) -> type:
         _BUILDING.depth += 1
@@ -230,6 +268,9 @@ class _ModelMeta(ModelMetaclass):
             )
         if kms_key_id is not None and (not isinstance(kms_key_id, str) or not kms_key_id or table is None):
             raise ValidationError(f"{cls_name}: kms_key_id= must be a non-empty string, given with table=")
+        for kwarg, given in (("entity", entity), ("discriminator", discriminator)):
+            if given is not None and (table is None or not isinstance(given, str) or not given):
+                raise ValidationError(f"{cls_name}: {kwarg}= must be a non-empty string, given with table=")
         if any(isinstance(b, _ModelMeta) for b in bases):
             # A subclass keeps its parent's naming and item format unless it names its own.
             parent: _Compiled | None = next(
@@ -238,7 +279,9 @@ class _ModelMeta(ModelMetaclass):
             if parent is not None:
                 naming = naming if naming is not None else parent.naming
                 item_format = item_format if item_format is not None else parent.item_format
-            compiled = _Compiled(cls, table, naming, item_format or "aiotheory", kms_key_id)
+            compiled = _Compiled(
+                cls, table, naming, item_format or "aiotheory", kms_key_id, entity, discriminator
+            )
             type.__setattr__(cls, "__aiotheory__", compiled)
             if getattr(cls, "__pydantic_fields_complete__", True):
                 # Annotations that cannot resolve yet (forward references) are checked on first use instead.
@@ -309,6 +352,8 @@ class Model(BaseModel, metaclass=_ModelMeta):
             naming: Naming | None = None,
             item_format: ItemFormat | None = None,
             kms_key_id: str | None = None,
+            entity: str | None = None,
+            discriminator: str | None = None,
             **kwargs: Unpack[ConfigDict],
         ) -> None: ...
 

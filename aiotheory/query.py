@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from ._requester import Requester
     from ._types import AttributeValue, Item, Payload
+    from .entities import Collection
     from .model import IndexSchema, KeyAttr, TableSchema
 
 __all__ = ["Page", "ParallelScan", "Query", "Scan", "ScanStream"]
@@ -50,12 +51,14 @@ class Page(Generic[M]):
 
     The page size is DynamoDB's Limit: the number of items *read*, before the filter. A page whose items
     all failed the filter is empty and still carries a cursor; keep paging until `cursor` is None.
-    `scanned` is how many items DynamoDB read for this page.
+    `scanned` is how many items DynamoDB read for this page; `skipped` how many items a collection query
+    read but left out, their discriminator naming none of its models (docs/single-table.md).
     """
 
     items: list[M]
     cursor: str | None
     scanned: int = 0
+    skipped: int = 0
 
 
 def _positive(what: str, n: object) -> int:
@@ -106,9 +109,10 @@ class _Read(Generic[M]):
     def index(self, name: str) -> Self:
         """Read a GSI or LSI of the model instead of the table."""
         schema = self._schema
-        found = next((ix for ix in schema.indexes if ix.name == name), None)
+        indexes = self._indexes()
+        found = next((ix for ix in indexes if ix.name == name), None)
         if found is None:
-            known = ", ".join(repr(ix.name) for ix in schema.indexes) or "none"
+            known = ", ".join(repr(ix.name) for ix in indexes) or "none"
             raise ValidationError(f"{schema.model.__name__} has no index {name!r} (indexes: {known})")
         if self._consistent and found.kind == "GSI":
             raise ValidationError(f"GSI {name!r} cannot be read with ConsistentRead (GSIs are eventual)")
@@ -116,6 +120,9 @@ class _Read(Generic[M]):
         new._index = found
         new._revalidate()
         return new
+
+    def _indexes(self) -> tuple[IndexSchema, ...]:
+        return self._schema.indexes
 
     def filter(self, *conditions: Condition) -> Self:
         """Keep only items matching all `conditions` (ANDed with any earlier filter).
@@ -621,3 +628,102 @@ class Scan(_Read[M]):
 
     def _repr_parts(self) -> list[str]:
         return [] if self._segment is None else [f"segment={self._segment[0]}/{self._segment[1]}"]
+
+
+class _CollectionQuery(Query[M]):
+    """A query of several models sharing one table (`db.query(Customer | Order)`), in sort-key order.
+
+    Each item is decoded as the model its discriminator names; others are skipped and counted in
+    `Page.skipped`, or raise UnknownEntity (`Collection(..., unknown="raise")`). It reads every index
+    any member declares; projections are not offered (each member would project other fields).
+    """
+
+    __slots__ = ("_collection",)
+
+    def __init__(
+        self, requester: Requester, collection: Collection[M], *, secret: bytes | str | None = None
+    ) -> None:
+        self._collection = collection
+        super().__init__(requester, collection.schema.model, secret=secret)
+        self._decode = collection.decoder()
+
+    def _indexes(self) -> tuple[IndexSchema, ...]:
+        return self._collection.indexes()
+
+    def project(self, *attrs: Attr[Any]) -> Self:
+        raise ValidationError("a collection query cannot project(); query one model to read some fields")
+
+    def _revalidate(self) -> None:
+        index = self._index
+        if index is not None and index.projection != "ALL":
+            raise ValidationError(
+                f"index {index.name!r} projects {index.projection}; a collection reads ALL-projected "
+                "indexes only (the discriminator and every field must be there)"
+            )
+        self._decode = self._collection.decoder()
+        self._check_filter()
+        self._check_key()
+
+    async def page(self, *, size: int | None = None, cursor: str | None = None) -> Page[M]:
+        self._ready()
+        request = self._payload(count=False)
+        if size is not None:
+            request["Limit"] = _positive("page size", size)
+        if cursor is not None:
+            request["ExclusiveStartKey"] = self._start_key(cursor)
+        reply = await self._requester.send(self._operation, request)
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
+        decoded = [decode(raw) for raw in reply.get("Items", ())]
+        items = [obj for obj in decoded if obj is not None]
+        return Page(
+            items=items,
+            cursor=self._cursor(reply.get("LastEvaluatedKey")),
+            scanned=int(reply.get("ScannedCount", 0)),
+            skipped=len(decoded) - len(items),
+        )
+
+    async def first(self) -> M | None:
+        self._ready()
+        request = self._payload(count=False)
+        if self._page_size is not None:
+            request["Limit"] = self._page_size
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
+        while True:
+            reply = await self._requester.send(self._operation, request)
+            for raw in reply.get("Items", ()):
+                obj = decode(raw)
+                if obj is not None:
+                    return obj
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                return None
+            request = {**request, "ExclusiveStartKey": start}
+
+    async def _iterate(self) -> AsyncIterator[M]:
+        payload = self._payload(count=False)
+        decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
+        send = self._requester.send
+        operation = self._operation
+        remaining = self._limit
+        start: Item | None = None
+        while True:
+            # Items of other types may be skipped, so never shrink the page to what is still wanted.
+            reply = await send(operation, self._next_request(payload, start, None))
+            for raw in reply.get("Items", ()):
+                obj = decode(raw)
+                if obj is None:
+                    continue
+                yield obj
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            start = reply.get("LastEvaluatedKey")
+            if start is None:
+                return
+
+    async def count(self) -> int:
+        raise ValidationError("a collection query cannot count() by type; iterate it, or count one model")
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(self._schema.model.__name__, repr(self._collection), 1)

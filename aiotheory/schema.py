@@ -11,14 +11,17 @@ for a hashable identity. A caller's "no sort key given" is `MISSING`, the one se
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
+from ._registry import TableEntry, entry_for
+from ._templates import Template
 from .codec import MAX_ITEM_BYTES, MAX_NESTED_CONTAINERS, item_size, nests_deeper
 from .codec._model import DecodeFailure, EncodeFailure, ModelCodec, decode_failure_error, key_text
 from .codec._types import type_codec
-from .errors import DecodeError, ValidationError
+from .errors import DecodeError, KeyTemplateMismatch, ValidationError
 
 if TYPE_CHECKING:
     from ._types import AttributeValue, Item
@@ -35,8 +38,10 @@ __all__ = [
     "KeyAttr",
     "Layout",
     "TableSchema",
+    "KeyTemplate",
     "build_schema",
     "key_target",
+    "key_templates",
 ]
 
 M = TypeVar("M", bound="Model")
@@ -166,6 +171,48 @@ class TableSchema(Generic[M]):
     encrypted: frozenset[str] = frozenset()
     #: The model's own KMS key (`class X(Model, table=..., kms_key_id=...)`); None uses the DB's.
     kms_key_id: str | None = None
+    #: The discriminator value this model writes (its `entity=`, default the class name).
+    entity: str = ""
+    # The table's registry entry: whether items carry the discriminator, and under which attribute.
+    _entry: TableEntry | None = field(default=None, repr=False, compare=False)
+    # Key attributes built from other fields (Template), the table's first; empty for most models.
+    _templates: tuple[KeyTemplate, ...] = field(default=(), repr=False, compare=False)
+    #: Whether any key attribute is built from a Template (a field, not a property: read on every write).
+    templated: bool = field(default=False, repr=False, compare=False)
+    _pk_template: KeyTemplate | None = field(default=None, repr=False, compare=False)
+    _sk_template: KeyTemplate | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def discriminator(self) -> str | None:
+        """The attribute this model's items carry its `entity` in; None while the table holds one model."""
+        entry = self._entry
+        return entry.attribute if entry is not None and entry.tagged else None
+
+    def table_indexes(self) -> tuple[IndexSchema, ...]:
+        """This model's indexes and those of the other models of its table (what the table must have)."""
+        entry = self._entry
+        if entry is None:
+            return self.indexes
+        merged = {ix.name: ix for ix in self.indexes}
+        for ix in entry.indexes(besides=self.entity):
+            merged.setdefault(ix.name, ix)
+        return tuple(merged.values())
+
+    @property
+    def template_attributes(self) -> tuple[str, ...]:
+        """The stored names of templated keys and of their components (what a put writes whole)."""
+        out: list[str] = []
+        for kt in self._templates:
+            out.append(kt.stored)
+            out.extend(kt.component_stored)
+        return tuple(dict.fromkeys(out))
+
+    def template(self, field: str) -> Template:
+        """The Template of a key field; ValidationError when `field` has none."""
+        for kt in self._templates:
+            if kt.field == field:
+                return kt.template
+        raise ValidationError(f"{self.model.__name__}.{field} has no Template")
 
     def key(self, pk: object, sk: object = MISSING) -> Item:
         """The key item for python key values; ValidationError for a wrong, missing or empty part.
@@ -259,9 +306,35 @@ class TableSchema(Generic[M]):
     def key_of(self, obj: M) -> Item:
         """The primary key item of a model instance."""
         d = obj.__dict__
+        if self._templates:
+            return self._templated_key(d)
         out: Item = {self.pk.stored: self._own_key(self.pk, self._pk_codec, d)}
         if self.sk is not None and self._sk_codec is not None:
             out[self.sk.stored] = self._own_key(self.sk, self._sk_codec, d)
+        return out
+
+    def _templated_key(self, d: dict[str, Any]) -> Item:
+        pk_t = self._pk_template
+        pk = {"S": pk_t.key_text(d)} if pk_t is not None else self._own_key(self.pk, self._pk_codec, d)
+        out: Item = {self.pk.stored: pk}
+        if self.sk is not None and self._sk_codec is not None:
+            sk_t = self._sk_template
+            out[self.sk.stored] = (
+                {"S": sk_t.key_text(d)} if sk_t is not None else self._own_key(self.sk, self._sk_codec, d)
+            )
+        return out
+
+    def template_values(self, obj: M) -> dict[str, str]:
+        """The templated key fields of `obj` whose value differs from what their Template renders.
+
+        What a write fills in on the model it returns, so `written.pk` is the key that was stored.
+        """
+        d = obj.__dict__
+        out: dict[str, str] = {}
+        for kt in self._templates:
+            text = kt.render(d)
+            if text is not None and d.get(kt.field) != text:
+                out[kt.field] = text
         return out
 
     def _own_key(self, attr: KeyAttr, codec: TypeCodec, d: dict[str, Any]) -> AttributeValue:
@@ -281,6 +354,18 @@ class TableSchema(Generic[M]):
             item = self._codec.encode_map(obj)
         except EncodeFailure as exc:
             raise ValidationError(f"{self.model.__name__}: {exc}") from None
+        if self._templates:
+            d = obj.__dict__
+            for kt in self._templates:
+                text = kt.render(d)
+                if text is None:
+                    # A GSI key with a missing component is left out: the item stays out of that index.
+                    item.pop(kt.stored, None)
+                else:
+                    item[kt.stored] = {"S": text}
+        entry = self._entry
+        if entry is not None and entry.tagged:
+            item[entry.attribute] = {"S": self.entity}
         for stored, typ, table_key in self._key_checks:
             av = item.get(stored)
             if av is None:
@@ -313,6 +398,8 @@ class TableSchema(Generic[M]):
         Raises DecodeError naming the table, the key and the field when a required attribute is missing or
         holds a value of the wrong type.
         """
+        if self._templates:
+            item = self._with_components(item)
         try:
             obj: M = self._codec.decode_map(item)
         except DecodeFailure as exc:
@@ -324,6 +411,43 @@ class TableSchema(Generic[M]):
         # with "_"). Never mutated: the item is the reply's, and nothing writes to a decoded reply.
         obj.__dict__[STORED] = item
         return obj
+
+    def _with_components(self, item: Item) -> Item:
+        """`item` with the component attributes its templated keys hold but it lacks (a KEYS_ONLY read,
+        an item another tool wrote); the item itself when none is missing."""
+        out = item
+        for kt in self._templates:
+            av = item.get(kt.stored)
+            if av is None:
+                continue
+            for stored in kt.component_stored:  # a plain loop: no generator frame per item
+                if stored not in item:
+                    break
+            else:
+                continue
+            text = av.get("S")
+            if not isinstance(text, str):
+                raise DecodeError(
+                    f"an item of table {self.table!r} holds templated key {kt.stored!r} of the wrong type",
+                    table=self.table,
+                    field=kt.field,
+                )
+            try:
+                parsed = kt.parse_encoded(text)
+            except KeyTemplateMismatch as exc:
+                raise KeyTemplateMismatch(
+                    f"an item of table {self.table!r} holds key {kt.stored!r}={text!r}, "
+                    f"which does not match {kt.template!r}",
+                    template=kt.template.pattern,
+                    table=self.table,
+                    key={kt.stored: av},
+                    field=kt.field,
+                ) from exc
+            if out is item:
+                out = dict(item)
+            for stored, value in parsed.items():
+                out.setdefault(stored, value)
+        return out
 
     def encode_value(self, field: str, value: object) -> AttributeValue:
         """`value` encoded the way `field` stores it (None -> NULL), type-checked; for expressions."""
@@ -352,6 +476,191 @@ class TableSchema(Generic[M]):
     def _key_text(self, item: Item) -> str:
         parts = [f"{a.stored}={key_text(item.get(a.stored))}" for a in (self.pk, self.sk) if a is not None]
         return "(" + ", ".join(parts) + ")"
+
+
+# ------------------------------------------------------------------------------------------ key templates
+
+
+class KeyTemplate:
+    """A Template compiled against its model's fields: render a key from an instance, parse one back.
+
+    Built once per class. Each component is (literal before it, field name, stored name, spec, codec,
+    stored tag S/N); a component without a spec is written as its field stores it.
+    """
+
+    __slots__ = ("_comps", "_tail", "component_stored", "field", "model", "stored", "table_key", "template")
+
+    model: str
+    field: str  # the key field
+    stored: str  # its attribute name
+    template: Template
+    table_key: bool  # the table's PK or SK (else an index key only)
+    component_stored: tuple[str, ...]  # the components' attribute names
+    _comps: tuple[tuple[str, str, str, str, TypeCodec, str], ...]
+    _tail: str
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        field: str,
+        stored: str,
+        template: Template,
+        table_key: bool,
+        comps: tuple[tuple[str, str, str, str, TypeCodec, str], ...],
+        tail: str,
+    ) -> None:
+        setter = object.__setattr__  # immutable once built, like FieldPlan
+        setter(self, "model", model)
+        setter(self, "field", field)
+        setter(self, "stored", stored)
+        setter(self, "template", template)
+        setter(self, "table_key", table_key)
+        setter(self, "_comps", comps)
+        setter(self, "_tail", tail)
+        setter(self, "component_stored", tuple(c[2] for c in comps))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"KeyTemplate is immutable: cannot set {name!r}")
+
+    def render(self, d: dict[str, Any]) -> str | None:
+        """The key text for an instance's values; None when a component is None (sparse index key)."""
+        out: list[str] = []
+        for literal, name, _stored, spec, codec, tag in self._comps:
+            value = d.get(name)
+            if value is None:
+                return None
+            out.append(literal)
+            if spec:
+                out.append(format(value, spec))
+            elif type(value) is str:
+                out.append(value)
+            else:
+                out.append(codec.enc(value)[tag])
+        out.append(self._tail)
+        return "".join(out)
+
+    def key_text(self, d: dict[str, Any]) -> str:
+        """`render`, raising ValidationError when a component has no value (a table key must exist)."""
+        text = self.render(d)
+        if text is None:
+            missing = [c[1] for c in self._comps if d.get(c[1]) is None]
+            raise ValidationError(
+                f"{self.model}.{self.field}: template component {', '.join(missing)} has no value"
+            )
+        return text
+
+    def parse_encoded(self, text: str) -> dict[str, AttributeValue]:
+        """The component attributes (stored name -> AttributeValue) a key text was built from.
+
+        Exact: the values must render back to `text`, or KeyTemplateMismatch.
+        """
+        parts = self.template.parse(text)
+        values: dict[str, object] = {}
+        out: dict[str, AttributeValue] = {}
+        for _literal, name, stored, spec, codec, tag in self._comps:
+            raw = parts[name]
+            try:
+                value = _parse_component(raw, spec, codec, tag)
+            except (ValueError, TypeError, KeyError, ArithmeticError, ValidationError):
+                raise KeyTemplateMismatch(
+                    f"component {name!r} of a key does not parse as its field", template=self.template.pattern
+                ) from None
+            values[name] = value
+            out[stored] = codec.enc(value)
+        if self.render(values) != text:
+            raise KeyTemplateMismatch(
+                f"a key does not render back from its components under {self.template!r}",
+                template=self.template.pattern,
+            )
+        return out
+
+
+def _parse_component(raw: str, spec: str, codec: TypeCodec, tag: str) -> object:
+    if not spec:
+        return codec.dec({tag: raw})
+    py = codec.py
+    if py is str:
+        return raw
+    if py is _dt.datetime:
+        return _dt.datetime.strptime(raw, spec).replace(tzinfo=_dt.UTC)
+    if py is _dt.date:
+        return _dt.datetime.strptime(raw, spec).date()
+    if py is int:
+        return int(raw)
+    if py is Decimal:
+        return Decimal(raw)
+    raise ValidationError(f"a {codec.label} component with a format spec cannot be read back")
+
+
+_SPEC_TYPES: Final = (str, int, Decimal, _dt.datetime, _dt.date)
+
+
+def key_templates(cls: type, plans: tuple[FieldPlan, ...], layout: Layout) -> tuple[KeyTemplate, ...]:
+    """The compiled Templates of `cls`'s key fields, the table's first; ValidationError naming the field
+    for a Template on a non-key or non-str field, or a component that is no usable field."""
+    by_name = {p.name: p for p in plans}
+    key_roles: dict[str, bool] = {}
+    for attr, table_key in [(layout.pk, True), (layout.sk, True)] + [
+        (a, False) for ix in layout.indexes for a in (ix.pk, ix.sk)
+    ]:
+        if attr is not None:
+            key_roles[attr.field] = key_roles.get(attr.field, False) or table_key
+    out: list[KeyTemplate] = []
+    templated: set[str] = set()
+    for p in plans:
+        found = [m for m in p.info.metadata if isinstance(m, Template)]
+        if not found:
+            continue
+        where = f"{cls.__name__}.{p.name}"
+        if len(found) > 1:
+            raise ValidationError(f"{where}: a field takes one Template")
+        if p.name not in key_roles:
+            raise ValidationError(f"{where}: a Template belongs on a key field (PK, SK, GSI or LSI key)")
+        if p.codec.py is not str:
+            raise ValidationError(f"{where}: a templated key field must be a str")
+        templated.add(p.name)
+    for p in plans:
+        if p.name not in templated:
+            continue
+        where = f"{cls.__name__}.{p.name}"
+        template = next(m for m in p.info.metadata if isinstance(m, Template))
+        comps: list[tuple[str, str, str, str, TypeCodec, str]] = []
+        tail = ""
+        for literal, name, spec in template._parts:
+            if name is None:
+                tail = literal
+                continue
+            cp = by_name.get(name)
+            if cp is None or cp.ignore:
+                raise ValidationError(f"{where}: template component {name!r} is no stored field")
+            if name in templated:
+                raise ValidationError(f"{where}: template component {name!r} is itself templated")
+            tag = cp.codec.key_type
+            if tag not in ("S", "N"):
+                raise ValidationError(
+                    f"{where}: template component {name!r} must be a str, number, UUID, datetime, date or "
+                    "str/int Enum field"
+                )
+            if spec and cp.codec.py not in _SPEC_TYPES:
+                raise ValidationError(
+                    f"{where}: a format spec on {name!r} ({cp.codec.label}) cannot be read back; "
+                    "drop the spec"
+                )
+            comps.append((literal, name, cp.stored, spec, cp.codec, tag))
+        out.append(
+            KeyTemplate(
+                model=cls.__name__,
+                field=p.name,
+                stored=p.stored,
+                template=template,
+                table_key=key_roles[p.name],
+                comps=tuple(comps),
+                tail=tail,
+            )
+        )
+    # The table's keys first: encode renders them before any index key.
+    return tuple([kt for kt in out if kt.table_key] + [kt for kt in out if not kt.table_key])
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -395,9 +704,18 @@ def _schema(cls: type) -> TableSchema[Any]:
 
 
 def build_schema(
-    cls: type[M], table: str, layout: Layout, codec: ModelCodec, *, kms_key_id: str | None = None
+    cls: type[M],
+    table: str,
+    layout: Layout,
+    codec: ModelCodec,
+    *,
+    kms_key_id: str | None = None,
+    entity: str | None = None,
 ) -> TableSchema[M]:
-    """The TableSchema of `cls` from its layout and codec; called once per class, under its lock."""
+    """The TableSchema of `cls` from its layout and codec; called once per class, under its lock.
+
+    `entity` is the class's `entity=` (default: its name), the discriminator value it writes.
+    """
     pk = layout.pk
     if pk is None:  # the definition rules raised already for a table without PK
         raise ValidationError(f"{cls.__name__}: no PK")
@@ -417,6 +735,21 @@ def build_schema(
         p.stored for p in codec.plans if not p.ignore and any(m is Encrypted for m in p.info.metadata)
     )
     _refuse_nested_encrypted(cls, codec.plans, Encrypted, set())
+    templates = key_templates(cls, codec.plans, layout)
+    # A Template copies its components into a key attribute, which is stored (and indexed) in the clear.
+    leaked = sorted(encrypted.intersection(a for kt in templates for a in kt.component_stored))
+    if leaked:
+        raise ValidationError(
+            f"{cls.__name__}: Encrypted attribute(s) {', '.join(map(repr, leaked))} feed a key Template; "
+            "a key is stored in the clear, so an Encrypted field cannot be part of one"
+        )
+    entry = entry_for(table)
+    attribute = entry.attribute
+    if entry.tagged and any(p.stored == attribute and not p.ignore for p in codec.plans):
+        raise ValidationError(
+            f"{cls.__name__}: a field is stored as {attribute!r}, the table's discriminator attribute; "
+            "rename it or choose another discriminator="
+        )
     return TableSchema(
         model=cls,
         table=table,
@@ -434,6 +767,12 @@ def build_schema(
         _encoders=encoders,
         encrypted=encrypted,
         kms_key_id=kms_key_id,
+        entity=cls.__name__ if entity is None else entity,
+        _entry=entry,
+        _templates=templates,
+        templated=bool(templates),
+        _pk_template=next((t for t in templates if t.field == pk.field), None),
+        _sk_template=None if sk is None else next((t for t in templates if t.field == sk.field), None),
     )
 
 

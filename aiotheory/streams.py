@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypedDict, TypeVar, cast, get_args
 
 from ._observe import logger as _logger
-from .errors import ValidationError
+from .errors import UnknownEntity, ValidationError
 from .model import Model, TableSchema, schema_of
 
 if TYPE_CHECKING:
@@ -113,30 +113,37 @@ class StreamRouter(Generic[M]):
     (`StreamRouter(Payment, table_prefix=db.table_prefix)`).
     """
 
-    __slots__ = ("_arns", "_by_table", "_db", "table_prefix")
+    __slots__ = ("_arns", "_by_table", "_db", "_shared", "table_prefix")
 
     def __init__(self, *models: type[M], table_prefix: str | None = None, db: DB | None = None) -> None:
         if not models:
             raise ValidationError("StreamRouter needs at least one model")
-        self.table_prefix = (
-            table_prefix if table_prefix is not None else os.environ.get("AIOTHEORY_TABLE_PREFIX", "")
-        )
+        # The DB whose KMS key opens Encrypted fields; its table prefix is the default prefix then.
+        self._db = db
+        if table_prefix is None:
+            table_prefix = db.table_prefix if db is not None else os.environ.get("AIOTHEORY_TABLE_PREFIX", "")
+        self.table_prefix = table_prefix
         by_table: dict[str, _Route[M]] = {}
+        # Tables several of the models share (single-table design): discriminator attribute and
+        # entity -> route; a record goes to the model its image's discriminator names.
+        shared: dict[str, tuple[str, dict[str, _Route[M]]]] = {}
         for model in models:
             route = _Route(model)
             name = self.table_prefix + route.schema.table
             other = by_table.get(name)
-            if other is not None and other.model is not model:
-                raise ValidationError(
-                    f"{model.__name__} and {other.model.__name__} both live in table {name!r}"
-                )
-            by_table[name] = route
+            if other is None:
+                by_table[name] = route
+            elif other.model is not model:
+                attribute = route.schema.discriminator
+                if attribute is None or other.schema.entity == route.schema.entity:
+                    raise ValidationError(
+                        f"{model.__name__} and {other.model.__name__} both live in table {name!r} "
+                        "as one entity; give them distinct entity= values"
+                    )
+                entities = shared.setdefault(name, (attribute, {other.schema.entity: other}))[1]
+                entities[route.schema.entity] = route
         self._by_table = by_table
-        # The DB whose KMS key opens Encrypted fields; its table prefix is the default prefix then.
-        self._db = db
-        if db is not None and table_prefix is None:
-            self.table_prefix = db.table_prefix
-            self._by_table = {db.table_prefix + route.schema.table: route for route in by_table.values()}
+        self._shared = shared
         # stream ARN -> table name; a function reads a handful of streams, so this stays tiny.
         self._arns: dict[str, str] = {}
 
@@ -155,6 +162,25 @@ class StreamRouter(Generic[M]):
             known = ", ".join(sorted(self._by_table))
             raise ValidationError(
                 f"no model for table {table!r} (known: {known}; table prefix {self.table_prefix!r})"
+            )
+        return route
+
+    def _entity_route(self, table: str, body: Mapping[str, object], sequence: str) -> _Route[M]:
+        attribute, entities = self._shared[table]
+        image = body.get("NewImage") or body.get("OldImage")
+        tag = None
+        if isinstance(image, Mapping):
+            av = image.get(attribute)
+            if isinstance(av, Mapping):
+                tag = av.get("S")
+        route = entities.get(tag) if isinstance(tag, str) else None
+        if route is None:
+            why = "carries no image to tell" if image is None else f"has {attribute}={tag!r}"
+            raise UnknownEntity(
+                f"stream record {sequence} of shared table {table!r} {why} which model it is "
+                f"(known: {', '.join(sorted(entities))})",
+                entity=tag if isinstance(tag, str) else None,
+                table=table,
             )
         return route
 
@@ -187,14 +213,18 @@ class StreamRouter(Generic[M]):
         """
         raws = _raw_records(event)
         images: list[dict[str, Item]] = []
-        tables: dict[str, tuple[TableSchema[M], list[Item]]] = {}
+        # (table, entity) -> the schema and images to open: entities of one table differ in what is sealed.
+        tables: dict[tuple[str, str], tuple[TableSchema[M], list[Item]]] = {}
         for raw in raws:
             body = _mapping(raw.get("dynamodb"), "dynamodb")
             arn = raw.get("eventSourceARN")
-            route = self._by_table.get(self._table_of(arn)) if isinstance(arn, str) else None
+            table = self._table_of(arn) if isinstance(arn, str) else ""
+            route = self._by_table.get(table)
+            if route is not None and table in self._shared:
+                route = self._entity_route(table, body, _sequence_number(raw))
             opened: dict[str, Item] = {}
             if route is not None and route.schema.encrypted:
-                group = tables.setdefault(self._table_of(str(arn)), (route.schema, []))
+                group = tables.setdefault((table, route.schema.entity), (route.schema, []))
                 for name in ("NewImage", "OldImage"):
                     image = body.get(name)
                     if image is not None:
@@ -210,8 +240,8 @@ class StreamRouter(Generic[M]):
                 raise EncryptionNotConfigured(
                     "stream images with Encrypted fields need StreamRouter(..., db=db) to reach KMS"
                 )
-            for table, (schema, items) in tables.items():
-                await db._requester.open(schema, items, table)  # the DB's one seam to its encryption
+            for (name, _), (schema, items) in tables.items():
+                await db._requester.open(schema, items, name)  # the DB's one seam to its encryption
         return [self._record(raw, opened) for raw, opened in zip(raws, images, strict=True)]
 
     def _record(self, raw: Mapping[str, object], opened: dict[str, Item] | None) -> StreamRecord[M]:
@@ -230,6 +260,8 @@ class StreamRouter(Generic[M]):
             raise ValidationError(f"stream record {sequence} has no eventSourceARN")
         table = self._table_of(arn)
         route = self._route(table)
+        if table in self._shared:
+            route = self._entity_route(table, body, sequence)
         keys = route.decode_keys(cast("Item", _mapping(body.get("Keys"), "dynamodb.Keys")), table)
         new_raw = body.get("NewImage")
         old_raw = body.get("OldImage")

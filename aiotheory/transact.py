@@ -146,7 +146,7 @@ class Transaction:
         schema = schema_of(type(item))
         changes = save_actions(schema, schema.encode(item), stored)
         if changes:
-            self._add_update(schema, item, changes, condition, False)
+            self._add_update(schema, item, (), condition, False, changes)
 
     def _add_update(
         self,
@@ -155,8 +155,9 @@ class Transaction:
         updates: Sequence[Update],
         condition: Condition | None,
         upsert: bool,
+        derived: Sequence[Update] = (),
     ) -> None:
-        actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock)
+        actions, guard = update_plan(schema, item, updates, condition, upsert, self._requester.clock, derived)
         key = schema.key_of(item)
         sealed = None
         if schema.encrypted:
@@ -167,7 +168,9 @@ class Transaction:
         params = Params()
         body: Payload = {"Key": key, "UpdateExpression": render_update(actions, params)}
         if schema.model.__aiotheory__.hooks is not None:
-            self._hooked.append(_Hooked(len(self._actions), schema, item, tuple(updates), condition, upsert))
+            self._hooked.append(
+                _Hooked(len(self._actions), schema, item, tuple(updates), condition, upsert, tuple(derived))
+            )
         self._add("update", schema, key, guard, item, body, params)
         if sealed:
             self._sealing.append((len(self._payloads) - 1, schema, sealed))
@@ -388,10 +391,11 @@ class Transaction:
                 actions, guard = update_plan(
                     schema,
                     entry.item,
-                    (*entry.updates, *changed),
+                    entry.updates,
                     entry.condition,
                     entry.upsert,
                     self._requester.clock,
+                    (*entry.derived, *changed),
                 )
                 params = Params()
                 body: Payload = {
@@ -411,7 +415,7 @@ class Transaction:
 class _Hooked:
     """A recorded action whose model declares hooks, and what rebuilding it needs."""
 
-    __slots__ = ("condition", "index", "item", "schema", "updates", "upsert")
+    __slots__ = ("condition", "derived", "index", "item", "schema", "updates", "upsert")
 
     def __init__(
         self,
@@ -421,6 +425,7 @@ class _Hooked:
         updates: tuple[Update, ...],
         condition: Condition | None,
         upsert: bool,
+        derived: tuple[Update, ...] = (),
     ) -> None:
         self.index = index
         self.schema = schema
@@ -428,6 +433,7 @@ class _Hooked:
         self.updates = updates
         self.condition = condition
         self.upsert = upsert
+        self.derived = derived
 
 
 def _linked(exc: TransactionCanceled, actions: Sequence[TransactionAction]) -> _Canceled:

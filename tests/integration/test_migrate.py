@@ -32,14 +32,14 @@ from aiotheory import (
 from aiotheory.testing import Backend, RecordingTransport
 
 
-class TaskV1(Model, table="tasks"):
+class TaskV1(Model, table="tasks", entity="task"):  # versions of one entity (docs/single-table.md)
     owner: Annotated[str, PK]
     task_id: Annotated[str, SK]
     status: Annotated[str, GSI("by-status", "pk")] = "open"
     due: str = ""
 
 
-class TaskV2(Model, table="tasks"):
+class TaskV2(Model, table="tasks", entity="task"):
     """v1 plus a GSI on `due` and a TTL attribute."""
 
     owner: Annotated[str, PK]
@@ -49,7 +49,7 @@ class TaskV2(Model, table="tasks"):
     expires: Annotated[dt.datetime | None, TTL] = None
 
 
-class TaskV3(Model, table="tasks"):
+class TaskV3(Model, table="tasks", entity="task"):
     """v2 without the first GSI."""
 
     owner: Annotated[str, PK]
@@ -59,7 +59,7 @@ class TaskV3(Model, table="tasks"):
     expires: Annotated[dt.datetime | None, TTL] = None
 
 
-class TaskRekeyed(Model, table="tasks"):
+class TaskRekeyed(Model, table="tasks", entity="task"):
     owner: Annotated[str, PK]
     task_id: Annotated[int, SK]
     placed: Annotated[str, LSI("by-placed")] = ""

@@ -19,7 +19,7 @@ class Order(Model, table="orders"):
     expires: Annotated[dt.datetime | None, TTL] = None
 
 
-class OrderDrifted(Model, table="orders"):
+class OrderDrifted(Model, table="orders", entity="Order"):  # a version of Order
     """Same table name, but the GSI is keyed differently: ensure_table must refuse it."""
 
     customer: Annotated[str, PK]

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from aiotheory.expr import Update
 
 
-class Thing(Model, table="things"):
+class Thing(Model, table="apply_things"):
     id: Annotated[str, PK]
     n: int = 0
     s: str = ""

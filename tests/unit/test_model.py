@@ -67,8 +67,14 @@ class Customer(Model, table="customers"):
     address: Address | None = None
 
 
-def _define(body: dict[str, Any], *, table: str | None = "things", name: str = "Bad") -> type[Model]:
-    """Create a model class from annotations + defaults (class statements can't be parametrised)."""
+def _define(body: dict[str, Any], *, table: str | None = "<per name>", name: str = "Bad") -> type[Model]:
+    """Create a model class from annotations + defaults (class statements can't be parametrised).
+
+    The table defaults to one per class name: a name is one entity, redefined at will (the registry
+    replaces it), while two names in one table must agree on its keys.
+    """
+    if table == "<per name>":
+        table = f"model_{name.lower()}s"
     namespace: dict[str, Any] = {"__annotations__": {}, "__module__": __name__}
     for field, spec in body.items():
         if isinstance(spec, tuple):
@@ -323,7 +329,9 @@ def test_key_target_raises_when_target_is_neither_instance_nor_tuple():
 
 
 def test_key_id_is_equal_when_numbers_differ_only_in_form():
-    Counter = _define({"n": Annotated[int, PK], "s": Annotated[Decimal, SK]}, name="Counter")
+    Counter = _define(
+        {"n": Annotated[int, PK], "s": Annotated[Decimal, SK]}, table="model_counters", name="Counter"
+    )
     schema = schema_of(Counter)
     assert schema.key_id({"n": {"N": "1"}, "s": {"N": "1.50"}}) == schema.key_id(
         {"n": {"N": "1"}, "s": {"N": "1.5"}}
@@ -335,7 +343,7 @@ def test_key_id_is_equal_when_numbers_differ_only_in_form():
 def test_key_raises_when_value_is_empty():
     with pytest.raises(ValidationError, match=r"Payment\.id: .*empty"):
         schema_of(Payment).key("p1", "")
-    Blob = _define({"k": Annotated[bytes, PK]}, name="Blob")
+    Blob = _define({"k": Annotated[bytes, PK]}, table="model_blobs", name="Blob")
     with pytest.raises(ValidationError, match="empty"):
         schema_of(Blob).key(b"")
 
@@ -346,7 +354,7 @@ def test_key_raises_when_value_is_none():
 
 
 def test_key_converts_value_when_type_widens_safely():
-    Num = _define({"k": Annotated[Decimal, PK]}, name="Num")
+    Num = _define({"k": Annotated[Decimal, PK]}, table="model_nums", name="Num")
     assert schema_of(Num).key(5) == {"k": {"N": "5"}}
     Ident = _define({"k": Annotated[UUID, PK]}, name="Ident")
     u = "12345678-1234-5678-1234-567812345678"
@@ -407,7 +415,7 @@ def test_encode_skips_empty_value_when_marked_omit_empty():
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"a": str}, r"Bad: table 'things' needs one field marked PK"),
+        ({"a": str}, r"Bad: table 'model_bads' needs one field marked PK"),
         ({"a": Annotated[str, PK], "b": Annotated[str, PK]}, r"Bad\.b: a second PK field"),
         ({"a": Annotated[str, PK], "b": Annotated[str, SK], "c": Annotated[str, SK]}, r"Bad\.c: a second SK"),
         ({"a": Annotated[str, PK, SK]}, r"Bad\.a: a field cannot be both PK and SK"),
@@ -578,7 +586,7 @@ def test_import_loads_no_asyncio_when_importing_model_and_codec():
     assert out.strip() == "[]"
 
 
-class _Event(Model, table="events"):
+class _Event(Model, table="events_at"):
     stream: Annotated[UUID, PK]
     at: Annotated[datetime, SK]
 

@@ -157,14 +157,18 @@ def test_router_reads_the_prefix_from_the_environment(monkeypatch: pytest.Monkey
     assert StreamRouter(Payment).tables == ("prod_payments",)
 
 
-def test_router_refuses_no_models_and_two_models_in_one_table() -> None:
-    class Other(Model, table="payments"):
+def test_router_refuses_no_models_and_two_views_of_one_entity() -> None:
+    class Other(Model, table="stream_views"):
         pk: Annotated[str, PK]
+
+    class OtherView(Model, table="stream_views", entity="Other"):
+        pk: Annotated[str, PK]
+        note: str = ""
 
     with pytest.raises(ValidationError):
         StreamRouter()
-    with pytest.raises(ValidationError, match="both live in table"):
-        StreamRouter(Payment, Other)
+    with pytest.raises(ValidationError, match="as one entity"):
+        StreamRouter(Other, OtherView)
 
 
 def test_ttl_removal_is_marked() -> None:
