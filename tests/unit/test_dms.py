@@ -422,7 +422,7 @@ def test_diff_finds_nothing_when_a_hand_written_model_matches_tabletheorys_user(
 
 
 def test_diff_lists_each_difference_when_the_model_differs() -> None:
-    class Drifted(Model, table="users"):
+    class Drifted(Model, table="users_drifted"):
         pk: Annotated[str, PK, Stored("PK")]
         sk: Annotated[int, SK, Stored("SK")]
         email_hash: Annotated[str | None, Stored("emailHash"), GSI("gsi-email", projection="KEYS_ONLY")] = (
@@ -436,7 +436,7 @@ def test_diff_lists_each_difference_when_the_model_differs() -> None:
         extra: str | None = None
 
     assert dms.diff(Drifted, dms.load(_TT / "user.yml")) == [
-        "table: 'users', the DMS says 'users_contract'",
+        "table: 'users_drifted', the DMS says 'users_contract'",
         "sort key: SK (N), the DMS says SK (S)",
         "attribute 'ttl': only in the DMS",
         "attribute 'extra': only in the model",
