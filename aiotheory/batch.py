@@ -103,12 +103,15 @@ class _Rounds:
     async def send(self, payload: Payload) -> Payload | BaseException:
         """One request through the call function; a transient failure comes back as a value.
 
+        The caller holds `limiter` while it builds `payload` and sends it: every chunk task starts at
+        once, and a payload built before waiting for a slot would keep one request's worth of wrapper
+        objects alive per waiting chunk (a whole 10,000-item call's).
+
         A request still failing after the call function's own retries with a throttle, a 5xx or a
         wire error counts as a round in which nothing was processed; other errors end the chunk.
         """
         try:
-            async with self.limiter:
-                return await self.requester.send(self.operation, payload, resend=self.resend)
+            return await self.requester.send(self.operation, payload, resend=self.resend)
         except (AwsError, TransportError, DeadlineExceeded) as exc:
             return exc
 
@@ -173,10 +176,11 @@ class _GetRun:
         pending = positions
         attempt = 1
         while True:
-            payload: Payload = {
-                "RequestItems": {self.table: {**self.spec, "Keys": [self.keys[p] for p in pending]}}
-            }
-            reply = await rounds.send(payload)
+            async with rounds.limiter:
+                payload: Payload = {
+                    "RequestItems": {self.table: {**self.spec, "Keys": [self.keys[p] for p in pending]}}
+                }
+                reply = await rounds.send(payload)
             if isinstance(reply, BaseException):
                 if not rounds.retryable(reply) or attempt >= rounds.rounds:
                     rounds.fail(pending, reply, _NONE)
@@ -318,17 +322,20 @@ class _WriteRun:
         tainted: set[int] = set()  # positions some request carried that left without a usable reply
         attempt = 1
         while True:
-            request_items: dict[str, list[Payload]] = {}
-            for p in pending:
-                table = tables[p]
-                requests = request_items.get(table)
-                if requests is None:
-                    requests = request_items[table] = []
-                requests.append(
-                    {"PutRequest": {"Item": bodies[p]}} if p < puts else {"DeleteRequest": {"Key": bodies[p]}}
-                )
-            reply = await rounds.send({"RequestItems": request_items})
-            del request_items  # the wrappers are garbage now, not kept through the backoff
+            async with rounds.limiter:
+                request_items: dict[str, list[Payload]] = {}
+                for p in pending:
+                    table = tables[p]
+                    requests = request_items.get(table)
+                    if requests is None:
+                        requests = request_items[table] = []
+                    requests.append(
+                        {"PutRequest": {"Item": bodies[p]}}
+                        if p < puts
+                        else {"DeleteRequest": {"Key": bodies[p]}}
+                    )
+                reply = await rounds.send({"RequestItems": request_items})
+                del request_items  # the wrappers are garbage now, not kept through the backoff
             if isinstance(reply, BaseException):
                 if _maybe_applied(reply):
                     tainted.update(pending)

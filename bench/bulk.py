@@ -585,7 +585,19 @@ async def _scan_floor(endpoint: str, segments: int) -> int:
 
 
 async def _scan_aiotheory(endpoint: str, segments: int) -> int:
-    db = DB(region=REGION, endpoint_url=endpoint, credentials=KEY, transport="lean")
+    from aiotheory.credentials import Credentials, StaticProvider
+    from aiotheory.transport import LeanTransport
+    from aiotheory.transport._pool import HttpClient
+
+    # DynamoDB Local took more than the lean wire's default 5 s read timeout for one 1 MB Scan page of
+    # a 100,000-item table (the floor client waits without a limit).
+    wire = LeanTransport(
+        REGION,
+        endpoint_url=endpoint,
+        credentials=StaticProvider(Credentials(access_key_id=KEY[0], secret_access_key=KEY[1])),
+        http=HttpClient(read_timeout=120.0),
+    )
+    db = DB(region=REGION, endpoint_url=endpoint, credentials=KEY, transport=wire)
     seen = 0
     try:
         async with db.scan(ScanRow).parallel(segments, concurrency=segments) as items:
