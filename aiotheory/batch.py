@@ -7,7 +7,6 @@ scope. Knows models, the write rules (`_writes`) and the requester; never the DB
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
@@ -104,12 +103,15 @@ class _Rounds:
     async def send(self, payload: Payload) -> Payload | BaseException:
         """One request through the call function; a transient failure comes back as a value.
 
+        The caller holds `limiter` while it builds `payload` and sends it: every chunk task starts at
+        once, and a payload built before waiting for a slot would keep one request's worth of wrapper
+        objects alive per waiting chunk (a whole 10,000-item call's).
+
         A request still failing after the call function's own retries with a throttle, a 5xx or a
         wire error counts as a round in which nothing was processed; other errors end the chunk.
         """
         try:
-            async with self.limiter:
-                return await self.requester.send(self.operation, payload, resend=self.resend)
+            return await self.requester.send(self.operation, payload, resend=self.resend)
         except (AwsError, TransportError, DeadlineExceeded) as exc:
             return exc
 
@@ -174,10 +176,11 @@ class _GetRun:
         pending = positions
         attempt = 1
         while True:
-            payload: Payload = {
-                "RequestItems": {self.table: {**self.spec, "Keys": [self.keys[p] for p in pending]}}
-            }
-            reply = await rounds.send(payload)
+            async with rounds.limiter:
+                payload: Payload = {
+                    "RequestItems": {self.table: {**self.spec, "Keys": [self.keys[p] for p in pending]}}
+                }
+                reply = await rounds.send(payload)
             if isinstance(reply, BaseException):
                 if not rounds.retryable(reply) or attempt >= rounds.rounds:
                     rounds.fail(pending, reply, _NONE)
@@ -282,41 +285,57 @@ async def batch_get(
 # ------------------------------------------------------------------------------------------ batch_write
 
 
-@dataclass(frozen=True, slots=True)
-class _Write:
-    table: str
-    schema: TableSchema[Any]
-    request: Payload
-    origin: object
-
-
 class _WriteRun:
-    """One batch_write call: its validated writes, each with the caller's object for UnprocessedItems."""
+    """One batch_write call: its validated writes, puts first, each with the caller's object for
+    UnprocessedItems.
 
-    __slots__ = ("rounds", "writes")
+    The writes are parallel lists indexed by position, not an object per write, and each request's
+    `{"PutRequest": {"Item": ...}}` wrappers are built when it is sent and die with it: every write
+    stays alive until the call ends, and each container kept per write is one more object for each
+    full garbage collection during a large call to walk (a 10,000-item call ran three).
+    """
+
+    __slots__ = ("bodies", "origins", "puts", "rounds", "schemas", "tables")
 
     def __init__(self, rounds: _Rounds) -> None:
         self.rounds = rounds
-        self.writes: list[_Write] = []
+        self.tables: list[str] = []
+        self.schemas: list[TableSchema[Any]] = []
+        self.bodies: list[Item] = []  # the (sealed) item of a put, the key of a delete
+        self.origins: list[object] = []
+        self.puts = 0  # positions below this are puts, the rest deletes
+
+    def add(self, table: str, schema: TableSchema[Any], body: Item, origin: object) -> None:
+        self.tables.append(table)
+        self.schemas.append(schema)
+        self.bodies.append(body)
+        self.origins.append(origin)
 
     async def chunk(self, positions: list[int]) -> None:
         rounds = self.rounds
-        writes = self.writes
-        schemas: dict[str, TableSchema[Any]] = {}
-        index: dict[tuple[str, tuple[object, ...]], int] = {}
-        for p in positions:
-            w = writes[p]
-            schemas[w.table] = w.schema
-            index[(w.table, w.schema.key_id(_request_key(w.request)))] = p
+        tables = self.tables
+        bodies = self.bodies
+        puts = self.puts
+        # Built only when DynamoDB hands writes back unprocessed, which a healthy table rarely does.
+        index: dict[tuple[str, tuple[object, ...]], int] | None = None
         pending = positions
         tainted: set[int] = set()  # positions some request carried that left without a usable reply
         attempt = 1
         while True:
-            request_items: dict[str, list[Payload]] = {}
-            for p in pending:
-                w = writes[p]
-                request_items.setdefault(w.table, []).append(w.request)
-            reply = await rounds.send({"RequestItems": request_items})
+            async with rounds.limiter:
+                request_items: dict[str, list[Payload]] = {}
+                for p in pending:
+                    table = tables[p]
+                    requests = request_items.get(table)
+                    if requests is None:
+                        requests = request_items[table] = []
+                    requests.append(
+                        {"PutRequest": {"Item": bodies[p]}}
+                        if p < puts
+                        else {"DeleteRequest": {"Key": bodies[p]}}
+                    )
+                reply = await rounds.send({"RequestItems": request_items})
+                del request_items  # the wrappers are garbage now, not kept through the backoff
             if isinstance(reply, BaseException):
                 if _maybe_applied(reply):
                     tainted.update(pending)
@@ -325,6 +344,11 @@ class _WriteRun:
                     return
             else:
                 left = reply.get("UnprocessedItems") or {}
+                if not left:
+                    return
+                if index is None:
+                    index = self._index(positions)
+                schemas = {tables[p]: self.schemas[p] for p in positions}
                 back = [
                     index[(table, schemas[table].key_id(_request_key(request)))]
                     for table, requests in left.items()
@@ -342,6 +366,13 @@ class _WriteRun:
                 return
             attempt += 1
 
+    def _index(self, positions: list[int]) -> dict[tuple[str, tuple[object, ...]], int]:
+        """Position of each write of a chunk by (table, key identity), to place what came back."""
+        tables = self.tables
+        schemas = self.schemas
+        bodies = self.bodies
+        return {(tables[p], schemas[p].key_id(bodies[p])): p for p in positions}
+
 
 def _request_key(request: Payload) -> Item:
     put = request.get("PutRequest")
@@ -350,6 +381,22 @@ def _request_key(request: Payload) -> Item:
         return item
     key: Item = request["DeleteRequest"]["Key"]
     return key
+
+
+class _PutClass:
+    """What a batch_write call looks up once per model class it puts, not once per item."""
+
+    __slots__ = ("hooks", "schema", "stamps", "table")
+
+    def __init__(self, requester: Requester, cls: type[Model]) -> None:
+        schema = schema_of(cls)
+        if schema.encrypted:
+            requester.key_id(schema)  # fail closed before anything is sent (or any hook runs)
+        self.schema = schema
+        self.table = requester.table_prefix + schema.table
+        self.hooks = schema.model.__aiotheory__.hooks
+        # BatchWriteItem is never a create: only UpdatedAt and an empty CreatedAt are stamped.
+        self.stamps = schema.updated_at is not None or schema.created_at is not None
 
 
 async def batch_write(
@@ -362,28 +409,33 @@ async def batch_write(
 ) -> list[M]:
     """Write many puts and deletes; returns the put items as written. See `DB.batch_write`."""
     run = _WriteRun(_Rounds(requester, _WRITE, concurrency, rounds))
-    writes = run.writes
     written: list[M] = []
     seen: set[tuple[str, tuple[object, ...]]] = set()
+    classes: dict[type[Model], _PutClass] = {}
+    clock = requester.clock
+    hooked = encrypted = False
     for original in put:
-        if not isinstance(original, Model):
-            raise ValidationError(
-                f"batch_write(put=...) takes model instances, not {type(original).__name__}"
-            )
-        schema = schema_of(type(original))
-        if schema.encrypted:
-            requester.key_id(schema)  # fail closed before anything is sent (or any hook runs)
-        hooks = schema.model.__aiotheory__.hooks
+        cls = type(original)
+        known = classes.get(cls)
+        if known is None:
+            if not isinstance(original, Model):
+                raise ValidationError(f"batch_write(put=...) takes model instances, not {cls.__name__}")
+            known = classes[cls] = _PutClass(requester, cls)
+            hooked = hooked or known.hooks is not None
+            encrypted = encrypted or bool(known.schema.encrypted)
+        schema = known.schema
+        hooks = known.hooks
         given = original if hooks is None else await before_write(hooks, original)
-        item = stamped(given, schema, requester.clock, creating=False)
+        item = stamped(given, schema, clock, creating=False) if known.stamps else given
         encoded = schema.encode(item)
-        table = requester.table_prefix + schema.table
+        table = known.table
         ident = (table, schema.key_id(encoded))
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
         seen.add(ident)
-        writes.append(_Write(table, schema, {"PutRequest": {"Item": encoded}}, original))
+        run.add(table, schema, encoded, original)
         written.append(as_written(item, given, encoded))
+    run.puts = len(run.bodies)
     for target in delete:
         schema, key = key_target(target, "batch_write(delete=...)")
         hooks = schema.model.__aiotheory__.hooks
@@ -394,31 +446,34 @@ async def batch_write(
         if ident in seen:
             raise ValidationError(f"{_WRITE}: two writes to one key of {table} in one batch")
         seen.add(ident)
-        writes.append(_Write(table, schema, {"DeleteRequest": {"Key": key}}, target))
-    if not writes:
+        run.add(table, schema, key, target)
+    del seen
+    count = len(run.bodies)
+    if not count:
         return written
-    for w in writes:
+    if encrypted:
         # Sealed once every write is validated: a bad item fails before any KMS request.
-        if w.schema.encrypted and "PutRequest" in w.request:
-            put_request = w.request["PutRequest"]
-            put_request["Item"] = await requester.seal(w.schema, put_request["Item"])
-    positions = list(range(len(writes)))
+        bodies = run.bodies
+        for p in range(run.puts):
+            schema = run.schemas[p]
+            if schema.encrypted:
+                bodies[p] = await requester.seal(schema, bodies[p])
+    positions = list(range(count))
     async with anyio.create_task_group() as tg:
-        for start in range(0, len(positions), MAX_BATCH_WRITE):
+        for start in range(0, count, MAX_BATCH_WRITE):
             tg.start_soon(run.chunk, positions[start : start + MAX_BATCH_WRITE])
     failed, unknown = run.rounds.failed, run.rounds.unknown
     if failed or unknown:
         failed.sort()
         unknown.sort()
+        origins = run.origins
         error = run.rounds.error(
-            "writes were",
-            len(writes),
-            [writes[p].origin for p in failed],
-            [writes[p].origin for p in unknown],
+            "writes were", count, [origins[p] for p in failed], [origins[p] for p in unknown]
         )
         raise error from run.rounds.cause
-    for item in written:
-        hooks = type(item).__aiotheory__.hooks
-        if hooks is not None:
-            await after_write(hooks, item)
+    if hooked:
+        for item in written:
+            hooks = type(item).__aiotheory__.hooks
+            if hooks is not None:
+                await after_write(hooks, item)
     return written

@@ -26,6 +26,7 @@ import gc
 import importlib.util
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -585,15 +586,39 @@ async def _scan_floor(endpoint: str, segments: int) -> int:
 
 
 async def _scan_aiotheory(endpoint: str, segments: int) -> int:
-    db = DB(region=REGION, endpoint_url=endpoint, credentials=KEY, transport="lean")
+    from aiotheory.credentials import Credentials, StaticProvider
+    from aiotheory.transport import LeanTransport
+    from aiotheory.transport._pool import HttpClient
+
+    # DynamoDB Local took more than the lean wire's default 5 s read timeout for one 1 MB Scan page of
+    # a 100,000-item table (the floor client waits without a limit).
+    wire = LeanTransport(
+        REGION,
+        endpoint_url=endpoint,
+        credentials=StaticProvider(Credentials(access_key_id=KEY[0], secret_access_key=KEY[1])),
+        http=HttpClient(read_timeout=120.0),
+    )
+    db = DB(region=REGION, endpoint_url=endpoint, credentials=KEY, transport=wire)
     seen = 0
     try:
         async with db.scan(ScanRow).parallel(segments, concurrency=segments) as items:
             async for _ in items:
                 seen += 1
+                if seen % 10_000 == 0 and TRACE_RSS:
+                    # The proof the buffer is bounded: the peak stops rising early in a long scan.
+                    print(f"{seen} items: VmHWM {_status_kib('VmHWM') / 1024:.1f} MiB", file=sys.stderr)
     finally:
         await db.close()
     return seen
+
+
+# `BENCH_TRACE_RSS=1 python bench/bulk.py --scan-child aiotheory URL 8`: the peak every 10,000 items.
+TRACE_RSS = "BENCH_TRACE_RSS" in os.environ
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line.split()[1] for line in status if line.startswith(f"{field}:")))
 
 
 def scan_child(client: str, endpoint: str, segments: int) -> None:
@@ -603,25 +628,27 @@ def scan_child(client: str, endpoint: str, segments: int) -> None:
     seen = asyncio.run(run(endpoint, segments))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
-    with open("/proc/self/status") as status:
-        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    print(seen, wall, cpu, peak)
+    print(seen, wall, cpu, _status_kib("VmHWM"))
 
 
-def bench_scan(endpoint: str, where: str, count: int, rounds: int) -> None:
-    load = asyncio.run(_load_scan(endpoint, count))
-    print(f"\nloaded {count:,} items into {where} with aiotheory batch_write in {load:.1f} s")
+def bench_scan(endpoint: str, where: str, count: int, rounds: int, *, load: bool = True) -> None:
+    if load:
+        took = asyncio.run(_load_scan(endpoint, count))
+        print(f"\nloaded {count:,} items into {where} with aiotheory batch_write in {took:.1f} s")
     here = Path(__file__).resolve()
     samples: dict[tuple[str, int], list[tuple[int, float, float, int]]] = {}
     for r in range(rounds):
         configs = [(c, s) for s in (1, 4, 8) for c in ("floor", "aiotheory")]
         for client, segments in configs[r % 2 :] + configs[: r % 2]:
-            out = subprocess.run(
+            child = subprocess.run(
                 [sys.executable, str(here), "--scan-child", client, endpoint, str(segments)],
                 capture_output=True,
                 text=True,
-                check=True,
-            ).stdout.split()
+                check=False,
+            )
+            if child.returncode != 0:  # say why: a bare CalledProcessError hid the engine's HTTP 500
+                raise RuntimeError(f"{client} scan child, {segments} segments: {child.stderr[-600:]}")
+            out = child.stdout.split()
             samples.setdefault((client, segments), []).append(
                 (int(out[0]), float(out[1]), float(out[2]), int(out[3]))
             )
@@ -652,6 +679,10 @@ def main() -> None:
     parser.add_argument("--batch-items", type=int, default=10_000)
     parser.add_argument("--scan-items", type=int, default=10_000)
     parser.add_argument("--engine", choices=("ddblocal", "moto", "none"), default="ddblocal")
+    # Loading 100,000 items takes minutes: keep an engine with its table (DynamoDBLocal(db_path=...))
+    # and point runs at it.
+    parser.add_argument("--endpoint", help="a running engine to use instead of starting one")
+    parser.add_argument("--no-load", action="store_true", help="scan the table the engine already holds")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if "decode" in parts:
@@ -666,8 +697,16 @@ def main() -> None:
         finally:
             stub.terminate()
             stub.wait()
-    if args.engine != "none" and parts & {"batch", "scan"}:
-        engine = start_engine(args.engine)
+    if args.endpoint is not None and parts & {"batch", "scan"}:
+        _ensure_table(args.endpoint)
+        if "batch" in parts:
+            bench_batch(args.endpoint, args.endpoint, args.batch_items, max(1, args.rounds // 2))
+        if "scan" in parts:
+            rounds = max(1, args.rounds // 2)
+            bench_scan(args.endpoint, args.endpoint, args.scan_items, rounds, load=not args.no_load)
+    elif args.engine != "none" and parts & {"batch", "scan"}:
+        # DynamoDB Local's 256 MB heap failed a Scan of 100,000 items (OutOfMemoryError, HTTP 500).
+        engine = start_engine(args.engine, heap="256m" if args.scan_items <= 10_000 else "1g")
         try:
             _ensure_table(engine.endpoint_url)
             if "batch" in parts:

@@ -88,13 +88,14 @@ class Engine:
     stop: Callable[[], None]
 
 
-def start_engine(prefer: str = "ddblocal") -> Engine:
-    """DynamoDB Local (fetched on first use by aiotheory.testing), else the moto server."""
+def start_engine(prefer: str = "ddblocal", *, heap: str = "256m") -> Engine:
+    """DynamoDB Local (fetched on first use by aiotheory.testing) with `heap` as its JVM's -Xmx, else
+    the moto server."""
     from aiotheory.testing import DynamoDBLocal, MotoServer
 
     if prefer == "ddblocal":
         try:
-            local = DynamoDBLocal(cache_root=ROOT).start()
+            local = DynamoDBLocal(cache_root=ROOT, heap=heap).start()
         except (RuntimeError, OSError) as exc:
             print(f"DynamoDB Local failed ({exc}); falling back to moto", file=sys.stderr)
         else:

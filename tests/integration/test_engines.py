@@ -114,6 +114,20 @@ def test_dynamodb_local_start_fails_fast_with_the_engine_output(tmp_path: Path) 
         _ = engine.endpoint_url
 
 
+def test_dynamodb_local_start_passes_the_heap_to_the_jvm_when_given(tmp_path: Path) -> None:
+    (tmp_path / "DynamoDBLocal.jar").write_bytes(b"")
+    java = tmp_path / "java"  # stands in for the JVM: prints its arguments into the engine log, exits
+    java.write_text('#!/bin/sh\necho "args: $*"\nexit 3\n')
+    java.chmod(0o755)
+    for engine, flag in (
+        (DynamoDBLocal(tmp_path, java=str(java), startup_timeout=30), "-Xmx256m "),
+        (DynamoDBLocal(tmp_path, java=str(java), startup_timeout=30, heap="1g"), "-Xmx1g "),
+    ):
+        with pytest.raises(RuntimeError, match="exited with status 3") as info:
+            engine.start()
+        assert flag in str(info.value)
+
+
 async def test_db_fixture_points_at_the_backend_with_its_own_prefix(
     db: DB, backend: Backend, transport_name: str
 ) -> None:
