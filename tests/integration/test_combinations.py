@@ -1,0 +1,394 @@
+"""Where today's features meet: save() and hooks on single-table models with key Templates and Encrypted
+fields, collections and parallel scans of encrypted entities, streams of a shared table, transactions
+mixing them, the TableTheory format with templates and encryption, and DMS of such models.
+
+KMS is moto's on every engine run (see test_encryption.py); requests are counted at the Transport seam.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+import pytest
+
+from aiotheory import (
+    DB,
+    GSI,
+    PK,
+    SK,
+    Encrypted,
+    F,
+    KeyChanged,
+    Model,
+    Template,
+    ValidationError,
+)
+from aiotheory.streams import StreamRouter
+from aiotheory.testing import MotoServer, RecordingTransport
+from aiotheory.transport._kms import KmsTransport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from aiotheory.testing import Backend
+
+
+_DOC = Template("DOC#{doc_id}")
+
+
+class Doc(Model, table="combo", entity="doc"):
+    """A templated table key, a templated GSI key (owner) and an Encrypted field, with hooks."""
+
+    pk: Annotated[str, PK, _DOC] = ""
+    sk: Annotated[str, SK, _DOC] = ""
+    gsi1pk: Annotated[str, GSI("gsi1"), Template("OWNER#{owner}")] = ""
+    doc_id: str
+    owner: str
+    title: str = ""
+    secret: Annotated[str, Encrypted] = ""
+    stamp: str = ""
+
+    read: ClassVar[list[str]] = []
+
+    def after_read(self) -> None:
+        Doc.read.append(self.doc_id)
+
+    def before_write(self) -> Doc | None:
+        if self.title == "rewrite-me":
+            return self.model_copy(update={"title": "rewritten", "secret": "from-hook"})
+        return None
+
+
+class Memo(Model, table="combo", entity="memo"):
+    pk: Annotated[str, PK, _DOC] = ""
+    sk: Annotated[str, SK, Template("MEMO#{n:03d}")] = ""
+    doc_id: str
+    n: int
+    text: str = ""
+
+    read: ClassVar[list[str]] = []
+
+    def after_read(self) -> None:
+        Memo.read.append(f"{self.doc_id}/{self.n}")
+
+
+@pytest.fixture(scope="module")
+def kms_endpoint(aiotheory_backend: Backend) -> Iterator[str]:
+    if aiotheory_backend.name == "moto":
+        yield aiotheory_backend.endpoint_url
+        return
+    server = MotoServer().start()
+    try:
+        yield server.endpoint_url
+    finally:
+        server.stop()
+
+
+def _credentials(backend: Backend) -> Any:
+    from aiotheory.credentials import resolve
+
+    return resolve(backend.credentials, None)
+
+
+class _Env:
+    """The DB under test, what reached DynamoDB and what reached KMS."""
+
+    def __init__(self, db: DB, wire: RecordingTransport, kms: RecordingTransport) -> None:
+        self.db = db
+        self.wire = wire
+        self.kms = kms
+
+    def clear(self) -> None:
+        self.wire.calls.clear()
+        self.kms.calls.clear()
+
+    def decrypts(self) -> int:
+        return self.kms.operations.count("Decrypt")
+
+    async def raw(self, model: type[Model], key: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.db.raw("GetItem", {"TableName": self.db.table_name(model), "Key": key})
+        item: dict[str, Any] = reply["Item"]
+        return item
+
+
+@pytest.fixture
+async def env(db: DB, aiotheory_backend: Backend, kms_endpoint: str) -> AsyncIterator[_Env]:
+    credentials = _credentials(aiotheory_backend)
+    kms = RecordingTransport(
+        KmsTransport(aiotheory_backend.region, endpoint_url=kms_endpoint, credentials=credentials)
+    )
+    reply = await kms.send("CreateKey", {"Description": "aiotheory combinations"})
+    wire = RecordingTransport(db.transport)  # the test DB closes the inner transport
+    edb = DB(
+        region=db.region,
+        endpoint_url=db.endpoint_url,
+        credentials=aiotheory_backend.credentials,
+        table_prefix=db.table_prefix,
+        transport=wire,
+        kms_key_id=reply["KeyMetadata"]["KeyId"],
+        kms_transport=kms,
+    )
+    Doc.read.clear()
+    Memo.read.clear()
+    await edb.create_table(Doc, stream="NEW_AND_OLD_IMAGES")
+    try:
+        yield _Env(edb, wire, kms)
+    finally:
+        await edb.delete_table(Doc)
+        await kms.close()
+
+
+def _is_envelope(av: dict[str, Any]) -> bool:
+    return set(av) == {"M"} and set(av["M"]) == {"v", "edk", "nonce", "ct"}
+
+
+def _doc_key(doc_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"DOC#{doc_id}"}, "sk": {"S": f"DOC#{doc_id}"}}
+
+
+async def _owned_by(db: DB, owner: str) -> list[str]:
+    query = db.query(Doc).index("gsi1").key(F(Doc.gsi1pk) == f"OWNER#{owner}")
+    return [d.doc_id async for d in query]
+
+
+# ------------------------------------------------------------------- save x templates x discriminator
+
+
+async def test_save_rerenders_the_index_key_when_a_template_component_changes(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", title="t"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    saved = await env.db.save(loaded.model_copy(update={"owner": "bob"}))
+
+    assert env.wire.operations == ["UpdateItem"]
+    assert saved.gsi1pk == "OWNER#bob"
+    assert await _owned_by(env.db, "bob") == ["d1"]
+    assert await _owned_by(env.db, "ann") == []
+
+
+async def test_save_raises_key_changed_when_a_table_key_component_changes(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    with pytest.raises(KeyChanged):
+        await env.db.save(loaded.model_copy(update={"doc_id": "d2"}))
+    env.wire.assert_nothing_sent()
+
+
+async def test_save_sets_the_discriminator_once_when_the_stored_item_lacks_it(env: _Env) -> None:
+    item = {**_doc_key("d1"), "gsi1pk": {"S": "OWNER#ann"}, "doc_id": {"S": "d1"}, "owner": {"S": "ann"}}
+    await env.db.raw("PutItem", {"TableName": env.db.table_name(Doc), "Item": item})  # written before sharing
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    await env.db.save(loaded.model_copy(update={"title": "now typed"}))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    names = payload["ExpressionAttributeNames"]
+    typed = [n for n, stored in names.items() if stored == "_type"]
+    assert len(typed) == 1 and payload["UpdateExpression"].count(typed[0]) == 1
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert raw["_type"] == {"S": "doc"} and raw["title"] == {"S": "now typed"}
+
+
+# ------------------------------------------------------------------------------ save x Encrypted
+
+
+async def test_save_sends_only_the_changed_plain_field_when_a_read_model_has_encrypted_fields(
+    env: _Env,
+) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="s3cret"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+    assert loaded.__dict__["__aiotheory_stored__"]["secret"] == {"S": "s3cret"}  # remembered as plaintext
+
+    env.clear()
+    await env.db.save(loaded.model_copy(update={"title": "new"}))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    assert "secret" not in payload["ExpressionAttributeNames"].values()
+    assert env.kms.operations == []  # nothing sealed: the secret did not change
+
+
+async def test_save_sends_only_the_changed_plain_field_when_the_model_was_returned_by_put(
+    env: _Env,
+) -> None:
+    written = await env.db.put(Doc(doc_id="d1", owner="ann", secret="s3cret"))
+
+    env.clear()
+    await env.db.save(written.model_copy(update={"title": "new"}))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    assert "secret" not in payload["ExpressionAttributeNames"].values()
+
+
+async def test_save_seals_the_encrypted_field_when_it_changed(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="old"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    saved = await env.db.save(loaded.model_copy(update={"secret": "brand-new"}))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    assert "brand-new" not in json.dumps(payload)
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert _is_envelope(raw["secret"]) and "brand-new" not in json.dumps(raw)
+    assert saved.secret == "brand-new"
+    assert (await env.db.get(Doc, "DOC#d1", "DOC#d1")).secret == "brand-new"
+    # The model save() returned remembers plaintext too: saving it unchanged sends nothing.
+    env.clear()
+    assert await env.db.save(saved) is saved
+    env.wire.assert_nothing_sent()
+
+
+async def test_save_sends_nothing_when_an_encrypted_model_is_unchanged(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="s"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    await env.db.save(loaded)
+    await env.db.save(loaded.model_copy(update={"secret": "s"}))
+
+    env.wire.assert_nothing_sent()
+    assert env.kms.operations == []
+
+
+# ---------------------------------------------------------------- collections x Encrypted x hooks
+
+
+async def _doc_with_memos(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="top"))
+    await env.db.batch_write(put=[Memo(doc_id="d1", n=n, text=f"m{n}") for n in (1, 2)])
+    Doc.read.clear()
+    Memo.read.clear()
+    env.db.encryption.forget()  # the data key of the put is not cached: the read must Decrypt
+    env.clear()
+
+
+async def test_query_decrypts_and_runs_after_read_when_a_collection_member_is_encrypted(env: _Env) -> None:
+    await _doc_with_memos(env)
+    query = env.db.query(Doc | Memo).key(F(Doc.pk) == "DOC#d1")
+
+    got = [x async for x in query]
+
+    assert [type(x).__name__ for x in got] == ["Doc", "Memo", "Memo"]
+    doc = got[0]
+    assert isinstance(doc, Doc) and doc.secret == "top"
+    assert (Doc.read, Memo.read) == (["d1"], ["d1/1", "d1/2"])
+    assert env.decrypts() == 1
+
+
+async def test_page_and_first_decrypt_and_run_after_read_when_a_collection_member_is_encrypted(
+    env: _Env,
+) -> None:
+    await _doc_with_memos(env)
+    query = env.db.query(Doc | Memo).key(F(Doc.pk) == "DOC#d1")
+
+    page = await query.page()
+    first = await query.first()
+
+    assert isinstance(page.items[0], Doc) and page.items[0].secret == "top"
+    assert isinstance(first, Doc) and first.secret == "top"
+    assert Doc.read == ["d1", "d1"] and Memo.read == ["d1/1", "d1/2"]
+    # The edk opened by the page is not cached (no data key policy): one Decrypt per page.
+    assert env.decrypts() <= 2
+
+
+async def test_parallel_scan_and_batch_get_decrypt_and_run_after_read_when_models_are_encrypted(
+    env: _Env,
+) -> None:
+    await _doc_with_memos(env)
+    await env.db.put(Doc(doc_id="d2", owner="bob", secret="two"))
+    Doc.read.clear()
+
+    async with env.db.scan(Doc).filter(F(Doc.owner).exists()).parallel(2) as items:
+        scanned = {d.doc_id: d.secret async for d in items if isinstance(d, Doc) and d.owner}
+    got = await env.db.batch_get(Doc, [("DOC#d1", "DOC#d1"), ("DOC#d2", "DOC#d2")])
+
+    assert scanned == {"d1": "top", "d2": "two"}
+    assert [(d.doc_id, d.secret) for d in got if d is not None] == [("d1", "top"), ("d2", "two")]
+    assert sorted(Doc.read) == ["d1", "d1", "d2", "d2"]
+
+
+# ---------------------------------------------------------------------------- streams x Encrypted
+
+
+def _event(db: DB, *images: dict[str, Any]) -> dict[str, Any]:
+    arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{db.table_name(Doc)}/stream/2026"
+    return {
+        "Records": [
+            {
+                "eventID": str(n),
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "eventSourceARN": arn,
+                "dynamodb": {
+                    "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                    "NewImage": image,
+                    "SequenceNumber": str(100 + n),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+            }
+            for n, image in enumerate(images)
+        ]
+    }
+
+
+async def test_router_opens_each_record_with_its_entity_when_a_shared_table_has_an_encrypted_entity(
+    env: _Env,
+) -> None:
+    await _doc_with_memos(env)
+    doc = await env.raw(Doc, _doc_key("d1"))
+    memo = await env.raw(Memo, {"pk": {"S": "DOC#d1"}, "sk": {"S": "MEMO#001"}})
+    router: StreamRouter[Doc | Memo] = StreamRouter(Doc, Memo, db=env.db)
+
+    first, second = await router.decrypted(_event(env.db, doc, memo))
+
+    assert isinstance(first.new, Doc) and first.new.secret == "top"
+    assert isinstance(second.new, Memo) and second.new.text == "m1"
+    assert _is_envelope(doc["secret"])  # the caller's event keeps its envelopes
+
+
+# ---------------------------------------------------------------------- transactions x hooks x KMS
+
+
+async def test_transaction_seals_the_hook_rewrite_when_a_put_of_an_encrypted_model_is_rewritten(
+    env: _Env,
+) -> None:
+    async with env.db.transaction() as tx:
+        tx.put(Doc(doc_id="d1", owner="ann", title="rewrite-me", secret="given"))
+        tx.put(Memo(doc_id="d1", n=1, text="beside"))
+
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert raw["title"] == {"S": "rewritten"}
+    assert _is_envelope(raw["secret"]) and "from-hook" not in json.dumps(raw)
+    assert (await env.db.get(Doc, "DOC#d1", "DOC#d1")).secret == "from-hook"
+
+
+async def test_transaction_saves_changes_when_entities_with_templates_and_encryption_mix(env: _Env) -> None:
+    await _doc_with_memos(env)
+    doc = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+    memo = await env.db.get(Memo, "DOC#d1", "MEMO#001")
+
+    async with env.db.transaction() as tx:
+        tx.save(doc.model_copy(update={"owner": "bob", "secret": "moved"}))
+        tx.save(memo.model_copy(update={"text": "edited"}))
+
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert _is_envelope(raw["secret"]) and "moved" not in json.dumps(raw)
+    assert raw["gsi1pk"] == {"S": "OWNER#bob"}
+    assert (await env.db.get(Doc, "DOC#d1", "DOC#d1")).secret == "moved"
+    assert (await env.db.get(Memo, "DOC#d1", "MEMO#001")).text == "edited"
+
+
+async def test_transaction_refuses_when_a_hook_replaces_an_update_of_an_encrypted_model(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    with pytest.raises(ValidationError, match="Encrypted"):
+        async with env.db.transaction() as tx:
+            tx.update(loaded.model_copy(update={"title": "rewrite-me"}), F(Doc.stamp).set("x"))
+    assert "TransactWriteItems" not in env.wire.operations
