@@ -21,9 +21,12 @@ from aiotheory import (
     F,
     KeyChanged,
     Model,
+    Stored,
     Template,
     ValidationError,
+    dms,
 )
+from aiotheory.model import schema_of
 from aiotheory.streams import StreamRouter
 from aiotheory.testing import MotoServer, RecordingTransport
 from aiotheory.transport._kms import KmsTransport
@@ -392,3 +395,112 @@ async def test_transaction_refuses_when_a_hook_replaces_an_update_of_an_encrypte
         async with env.db.transaction() as tx:
             tx.update(loaded.model_copy(update={"title": "rewrite-me"}), F(Doc.stamp).set("x"))
     assert "TransactWriteItems" not in env.wire.operations
+
+
+# --------------------------------------------------------- TableTheory format x templates x KMS
+
+
+class TTDoc(Model, table="combo_tt", naming="camelCase", item_format="tabletheory"):
+    """TT's format, TT's names and key templates whose components have camelCase stored names."""
+
+    pk: Annotated[str, PK, Stored("PK"), Template("ORG#{org_id}")] = ""
+    sk: Annotated[str, SK, Stored("SK"), Template("USER#{user_id}#{joined_on}")] = ""
+    by_email: Annotated[str | None, GSI("gsi-email"), Template("EMAIL#{email_hash}")] = None
+    org_id: str
+    user_id: str
+    joined_on: str
+    email_hash: str | None = None
+    ssn: Annotated[str | None, Encrypted] = None
+    badges: Annotated[set[str], Encrypted] = set()
+
+
+async def test_put_stores_camel_case_components_and_renders_by_field_when_tt_format_has_templates(
+    env: _Env,
+) -> None:
+    await env.db.create_table(TTDoc)
+    try:
+        written = await env.db.put(TTDoc(org_id="o1", user_id="u1", joined_on="2026", email_hash="h1"))
+        raw = await env.raw(TTDoc, {"PK": {"S": "ORG#o1"}, "SK": {"S": "USER#u1#2026"}})
+        loaded = await env.db.get(TTDoc, "ORG#o1", "USER#u1#2026")
+        saved = await env.db.save(loaded.model_copy(update={"email_hash": "h2"}))
+        by_email = [
+            x.user_id
+            async for x in env.db.query(TTDoc).index("gsi-email").key(F(TTDoc.by_email) == "EMAIL#h2")
+        ]
+    finally:
+        await env.db.delete_table(TTDoc)
+
+    assert (written.pk, written.sk, written.by_email) == ("ORG#o1", "USER#u1#2026", "EMAIL#h1")
+    assert {"orgId", "userId", "joinedOn", "emailHash", "byEmail"} <= set(raw)
+    assert raw["byEmail"] == {"S": "EMAIL#h1"} and raw["orgId"] == {"S": "o1"}
+    assert (saved.by_email, by_email) == ("EMAIL#h2", ["u1"])
+    assert loaded == written
+
+
+async def test_put_seals_null_of_none_and_empty_set_when_tt_format_has_encrypted_fields(env: _Env) -> None:
+    await env.db.create_table(TTDoc)
+    try:
+        await env.db.put(TTDoc(org_id="o1", user_id="u1", joined_on="2026"))
+        raw = await env.raw(TTDoc, {"PK": {"S": "ORG#o1"}, "SK": {"S": "USER#u1#2026"}})
+        got = await env.db.get(TTDoc, "ORG#o1", "USER#u1#2026")
+    finally:
+        await env.db.delete_table(TTDoc)
+
+    # As TT's Go writes it: the marshaler's NULL (None, empty set) is sealed like any present value,
+    # so no plaintext NULL sits beside the sealed fields.
+    assert _is_envelope(raw["ssn"]) and _is_envelope(raw["badges"])
+    assert raw.get("emailHash") == {"NULL": True} and "byEmail" not in raw  # a None index key stays absent
+    assert (got.ssn, got.badges, got.email_hash) == (None, set(), None)
+
+
+# ------------------------------------------------------------------------------------------- DMS
+
+
+class Vault(Model, table="combo_vault", item_format="tabletheory"):
+    """A plain keyed model with Encrypted fields: what DMS v0.1 can describe whole."""
+
+    pk: Annotated[str, PK]
+    sk: Annotated[str, SK]
+    owner: str
+    pin: Annotated[str, Encrypted] = ""
+    card: Annotated[dict[str, int] | None, Encrypted] = None
+
+
+def test_describe_refuses_when_a_model_has_key_templates() -> None:
+    # A model built from such a document would take the rendered keys as plain fields to fill by hand.
+    with pytest.raises(ValidationError, match="key Templates"):
+        dms.describe(Doc)
+    with pytest.raises(ValidationError, match=r"key Templates \(keys and components: PK, orgId"):
+        dms.export(TTDoc)
+
+
+def test_describe_leaves_the_discriminator_out_when_a_model_writes_one() -> None:
+    class Tagged(Model, table="combo_tagged", discriminator="_type"):
+        pk: Annotated[str, PK]
+        name: str = ""
+
+    spec = dms.describe(Tagged)
+
+    assert [a.attribute for a in spec.attributes] == ["pk", "name"]  # no `_type`: DMS v0.1 has no entity
+
+
+async def test_export_round_trips_encrypted_fields_when_a_model_has_them(env: _Env) -> None:
+    document = dms.loads(dms.export(Vault, format="json"))
+    built = dms.model_from_dms(document, module="tests.vault_from_dms")
+
+    assert dms.diff(Vault, document) == []
+    assert schema_of(built).encrypted == frozenset({"pin", "card"})
+    await env.db.create_table(Vault)
+    try:
+        await env.db.put(Vault(pk="v", sk="1", owner="ann", pin="1234", card={"n": 4111}))
+        # The model built from the document opens what the hand-written one sealed, and vice versa.
+        got = await env.db.get(built, "v", "1")
+        await env.db.put(got.model_copy(update={"pin": "9999"}))
+        raw = await env.raw(Vault, {"pk": {"S": "v"}, "sk": {"S": "1"}})
+        back = await env.db.get(Vault, "v", "1")
+    finally:
+        await env.db.delete_table(Vault)
+
+    assert (got.pin, got.card) == ("1234", {"n": 4111})
+    assert _is_envelope(raw["pin"]) and "9999" not in json.dumps(raw)
+    assert (back.pin, back.card) == ("9999", {"n": 4111})
