@@ -386,15 +386,37 @@ async def test_transaction_saves_changes_when_entities_with_templates_and_encryp
     assert (await env.db.get(Memo, "DOC#d1", "MEMO#001")).text == "edited"
 
 
-async def test_transaction_refuses_when_a_hook_replaces_an_update_of_an_encrypted_model(env: _Env) -> None:
-    await env.db.put(Doc(doc_id="d1", owner="ann"))
+async def test_transaction_seals_the_hook_rewrite_when_a_hook_replaces_an_update_of_an_encrypted_model(
+    env: _Env,
+) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="before"))
     loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
 
     env.clear()
-    with pytest.raises(ValidationError, match="Encrypted"):
-        async with env.db.transaction() as tx:
-            tx.update(loaded.model_copy(update={"title": "rewrite-me"}), F(Doc.stamp).set("x"))
-    assert "TransactWriteItems" not in env.wire.operations
+    async with env.db.transaction() as tx:
+        tx.update(loaded.model_copy(update={"title": "rewrite-me"}), F(Doc.stamp).set("x"))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "TransactWriteItems"]
+    assert "from-hook" not in json.dumps(payload)
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert (raw["title"], raw["stamp"]) == ({"S": "rewritten"}, {"S": "x"})
+    assert _is_envelope(raw["secret"]) and "from-hook" not in json.dumps(raw)
+    assert (await env.db.get(Doc, "DOC#d1", "DOC#d1")).secret == "from-hook"
+
+
+async def test_transaction_writes_the_hook_value_when_a_hook_rewrites_a_field_a_save_changed(
+    env: _Env,
+) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="before"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    async with env.db.transaction() as tx:
+        tx.save(loaded.model_copy(update={"title": "rewrite-me"}))  # the hook turns it into "rewritten"
+
+    got = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+    assert (got.title, got.secret) == ("rewritten", "from-hook")  # as db.save would write it
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert _is_envelope(raw["secret"])
 
 
 # --------------------------------------------------------- TableTheory format x templates x KMS
