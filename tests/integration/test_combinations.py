@@ -258,6 +258,20 @@ async def test_save_sends_nothing_when_an_encrypted_model_is_unchanged(env: _Env
     assert env.kms.operations == []
 
 
+async def test_save_seals_the_hook_rewrite_when_a_hook_sets_an_encrypted_field(env: _Env) -> None:
+    await env.db.put(Doc(doc_id="d1", owner="ann", secret="before"))
+    loaded = await env.db.get(Doc, "DOC#d1", "DOC#d1")
+
+    env.clear()
+    saved = await env.db.save(loaded.model_copy(update={"title": "rewrite-me"}))
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    assert "from-hook" not in json.dumps(payload) and "rewrite-me" not in json.dumps(payload)
+    assert (saved.title, saved.secret) == ("rewritten", "from-hook")
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert _is_envelope(raw["secret"]) and raw["title"] == {"S": "rewritten"}
+
+
 # ---------------------------------------------------------------- collections x Encrypted x hooks
 
 
@@ -313,6 +327,30 @@ async def test_parallel_scan_and_batch_get_decrypt_and_run_after_read_when_model
     assert scanned == {"d1": "top", "d2": "two"}
     assert [(d.doc_id, d.secret) for d in got if d is not None] == [("d1", "top"), ("d2", "two")]
     assert sorted(Doc.read) == ["d1", "d1", "d2", "d2"]
+
+
+async def test_save_sends_only_the_changed_field_when_the_model_was_read_by_a_collection(env: _Env) -> None:
+    await _doc_with_memos(env)
+    doc, memo, _ = [x async for x in env.db.query(Doc | Memo).key(F(Doc.pk) == "DOC#d1")]
+    assert isinstance(doc, Doc) and isinstance(memo, Memo)
+
+    env.clear()
+    await env.db.save(doc.model_copy(update={"title": "new"}))
+    await env.db.save(memo)
+
+    (payload,) = [p for op, p in env.wire.calls if op == "UpdateItem"]
+    assert "secret" not in payload["ExpressionAttributeNames"].values()  # remembered as plaintext
+    assert env.kms.operations == []
+
+
+async def test_transact_get_decrypts_and_runs_after_read_when_entities_mix(env: _Env) -> None:
+    await _doc_with_memos(env)
+
+    doc, memo = await env.db.transact_get((Doc, "DOC#d1", "DOC#d1"), (Memo, "DOC#d1", "MEMO#002"))
+
+    assert isinstance(doc, Doc) and doc.secret == "top"
+    assert isinstance(memo, Memo) and memo.text == "m2"
+    assert (Doc.read, Memo.read) == (["d1"], ["d1/2"])
 
 
 # ---------------------------------------------------------------------------- streams x Encrypted
@@ -457,6 +495,24 @@ async def test_put_stores_camel_case_components_and_renders_by_field_when_tt_for
     assert raw["byEmail"] == {"S": "EMAIL#h1"} and raw["orgId"] == {"S": "o1"}
     assert (saved.by_email, by_email) == ("EMAIL#h2", ["u1"])
     assert loaded == written
+
+
+async def test_save_removes_the_index_key_when_a_tt_format_component_becomes_none(env: _Env) -> None:
+    await env.db.create_table(TTDoc)
+    try:
+        await env.db.put(TTDoc(org_id="o1", user_id="u1", joined_on="2026", email_hash="h1", ssn="x"))
+        loaded = await env.db.get(TTDoc, "ORG#o1", "USER#u1#2026")
+        saved = await env.db.save(loaded.model_copy(update={"email_hash": None}))
+        raw = await env.raw(TTDoc, {"PK": {"S": "ORG#o1"}, "SK": {"S": "USER#u1#2026"}})
+        indexed = [
+            x async for x in env.db.query(TTDoc).index("gsi-email").key(F(TTDoc.by_email) == "EMAIL#h1")
+        ]
+    finally:
+        await env.db.delete_table(TTDoc)
+
+    assert saved.by_email is None and "byEmail" not in raw and indexed == []
+    assert raw["emailHash"] == {"NULL": True}  # TT's NULL for None outside a key
+    assert _is_envelope(raw["ssn"])
 
 
 async def test_put_seals_null_of_none_and_empty_set_when_tt_format_has_encrypted_fields(env: _Env) -> None:
