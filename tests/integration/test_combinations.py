@@ -392,6 +392,30 @@ async def test_router_opens_each_record_with_its_entity_when_a_shared_table_has_
     assert _is_envelope(doc["secret"])  # the caller's event keeps its envelopes
 
 
+class _Seen:
+    """A stream handler that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.records: list[Doc | Memo | None] = []
+
+    async def __call__(self, record: Any) -> None:
+        self.records.append(record.new)
+
+
+async def test_process_opens_the_encrypted_entity_when_a_plain_entity_is_named_first(env: _Env) -> None:
+    await _doc_with_memos(env)
+    doc = await env.raw(Doc, _doc_key("d1"))
+    memo = await env.raw(Memo, {"pk": {"S": "DOC#d1"}, "sk": {"S": "MEMO#001"}})
+    router: StreamRouter[Memo | Doc] = StreamRouter(Memo, Doc, db=env.db)  # the plain entity first
+    seen = _Seen()
+
+    result = await router.process(_event(env.db, memo, doc), seen)
+
+    assert result == {"batchItemFailures": []}
+    got_memo, got_doc = seen.records
+    assert isinstance(got_memo, Memo) and isinstance(got_doc, Doc) and got_doc.secret == "top"
+
+
 # ---------------------------------------------------------------------- transactions x hooks x KMS
 
 
