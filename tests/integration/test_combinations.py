@@ -353,6 +353,17 @@ async def test_transact_get_decrypts_and_runs_after_read_when_entities_mix(env: 
     assert (Doc.read, Memo.read) == (["d1"], ["d1/2"])
 
 
+async def test_batch_write_seals_the_hook_rewrite_when_entities_mix(env: _Env) -> None:
+    await env.db.batch_write(
+        put=[Doc(doc_id="d1", owner="ann", title="rewrite-me", secret="given"), Memo(doc_id="d1", n=1)]
+    )
+
+    raw = await env.raw(Doc, _doc_key("d1"))
+    assert raw["title"] == {"S": "rewritten"} and raw["_type"] == {"S": "doc"}
+    assert _is_envelope(raw["secret"]) and "from-hook" not in json.dumps(raw)
+    assert (await env.db.get(Doc, "DOC#d1", "DOC#d1")).secret == "from-hook"
+
+
 # ---------------------------------------------------------------------------- streams x Encrypted
 
 
