@@ -334,13 +334,23 @@ def describe_model(model: type[Model]) -> ModelSpec:
     """The DMS description of a table model: what `diff` compares and `export` writes.
 
     Raises:
-        ValidationError: a field has no DMS type (an untyped value or a custom Converter).
+        ValidationError: a field has no DMS type (an untyped value or a custom Converter), or the model
+            has key Templates, which DMS v0.1 cannot express.
     """
     from .model import PK as PK_
     from .model import SK as SK_
     from .model import TTL, CreatedAt, Encrypted, JSONString, RFC3339Nano, UpdatedAt, Version, schema_of
 
     schema: TableSchema[Any] = schema_of(model)
+    # The document would still "match" the model (diff compares stored attributes only), but a model
+    # built from it would take the rendered keys as plain fields the caller fills: refuse, rather than
+    # describe it wrongly. (The discriminator is left out and documented: whether a table is shared
+    # depends on which models the process defined, a DMS-built one included.)
+    if schema.templated:
+        raise ValidationError(
+            f"{model.__name__}: DMS v0.1 cannot express key Templates "
+            f"(keys and components: {', '.join(schema.template_attributes)}); write its document by hand"
+        )
     role_names = {id(PK_): "pk", id(SK_): "sk", id(Version): "version", id(CreatedAt): "created_at"}
     role_names |= {id(UpdatedAt): "updated_at", id(TTL): "ttl"}
     # TableTheory's item format stores every plain datetime as RFC3339Nano.

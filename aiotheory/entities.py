@@ -193,17 +193,29 @@ def _entity_tag(value: object) -> str | None:
 
 
 class _Dispatch:
-    """Decodes one item of a collection by its discriminator; None for an item of no member (skipped)."""
+    """Decodes one item of a collection by its discriminator; None for an item of no member (skipped).
 
-    __slots__ = ("_attribute", "_by_entity", "_raise", "_table")
+    `sealed` lists the members with Encrypted fields and `hooked` tells whether any member declares
+    hooks: a query opens and hooks items by their own member, and pays nothing when neither applies.
+    """
+
+    __slots__ = ("_attribute", "_by_entity", "_members", "_raise", "_table", "hooked", "sealed")
 
     def __init__(
         self, attribute: str, by_entity: dict[str, TableSchema[Any]], raise_unknown: bool, table: str
     ) -> None:
         self._attribute = attribute
         self._by_entity = {tag: schema.decode for tag, schema in by_entity.items()}
+        self._members = dict(by_entity)
         self._raise = raise_unknown
         self._table = table
+        self.sealed: tuple[TableSchema[Any], ...] = tuple(s for s in by_entity.values() if s.encrypted)
+        self.hooked = any(s.model.__aiotheory__.hooks is not None for s in by_entity.values())
+
+    def member(self, item: Item) -> TableSchema[Any] | None:
+        """The schema of the member `item`'s discriminator names; None for an item of no member."""
+        av = item.get(self._attribute)
+        return None if av is None else self._members.get(av.get("S"))  # type: ignore[arg-type]  # None misses
 
     def __call__(self, item: Item) -> Any:
         av = item.get(self._attribute)

@@ -27,7 +27,7 @@ from .expr._keys import analyse_key_condition, attribute_heads
 from .model import Model, schema_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Sequence
     from typing import Self
 
     from ._requester import Requester
@@ -630,6 +630,13 @@ class Scan(_Read[M]):
         return [] if self._segment is None else [f"segment={self._segment[0]}/{self._segment[1]}"]
 
 
+async def _after_read(item: Model) -> None:
+    """Run `item`'s own after_read hook (a collection's items are of several models)."""
+    hooks = type(item).__aiotheory__.hooks
+    if hooks is not None:
+        await after_read(hooks, item)
+
+
 class _CollectionQuery(Query[M]):
     """A query of several models sharing one table (`db.query(Customer | Order)`), in sort-key order.
 
@@ -638,14 +645,14 @@ class _CollectionQuery(Query[M]):
     any member declares; projections are not offered (each member would project other fields).
     """
 
-    __slots__ = ("_collection",)
+    __slots__ = ("_collection", "_dispatch")
 
     def __init__(
         self, requester: Requester, collection: Collection[M], *, secret: bytes | str | None = None
     ) -> None:
         self._collection = collection
         super().__init__(requester, collection.schema.model, secret=secret)
-        self._decode = collection.decoder()
+        self._decode = self._dispatch = collection.decoder()
 
     def _indexes(self) -> tuple[IndexSchema, ...]:
         return self._collection.indexes()
@@ -660,7 +667,7 @@ class _CollectionQuery(Query[M]):
                 f"index {index.name!r} projects {index.projection}; a collection reads ALL-projected "
                 "indexes only (the discriminator and every field must be there)"
             )
-        self._decode = self._collection.decoder()
+        self._decode = self._dispatch = self._collection.decoder()
         self._check_filter()
         self._check_key()
 
@@ -671,10 +678,16 @@ class _CollectionQuery(Query[M]):
             request["Limit"] = _positive("page size", size)
         if cursor is not None:
             request["ExclusiveStartKey"] = self._start_key(cursor)
+        self._fail_closed()
         reply = await self._requester.send(self._operation, request)
+        raws = reply.get("Items", ())
+        await self._open(raws, request["TableName"])
         decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
-        decoded = [decode(raw) for raw in reply.get("Items", ())]
+        decoded = [decode(raw) for raw in raws]
         items = [obj for obj in decoded if obj is not None]
+        if self._dispatch.hooked:
+            for item in items:
+                await _after_read(item)
         return Page(
             items=items,
             cursor=self._cursor(reply.get("LastEvaluatedKey")),
@@ -688,11 +701,16 @@ class _CollectionQuery(Query[M]):
         if self._page_size is not None:
             request["Limit"] = self._page_size
         decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
+        dispatch = self._dispatch
+        self._fail_closed()
         while True:
             reply = await self._requester.send(self._operation, request)
             for raw in reply.get("Items", ()):
+                await self._open((raw,), request["TableName"])  # only the item returned is opened
                 obj = decode(raw)
                 if obj is not None:
+                    if dispatch.hooked:
+                        await _after_read(obj)
                     return obj
             start = reply.get("LastEvaluatedKey")
             if start is None:
@@ -702,17 +720,23 @@ class _CollectionQuery(Query[M]):
     async def _iterate(self) -> AsyncIterator[M]:
         payload = self._payload(count=False)
         decode: Callable[[Item], M | None] = self._decode  # None: an item of no member (skipped)
+        hooked = self._dispatch.hooked
         send = self._requester.send
         operation = self._operation
         remaining = self._limit
         start: Item | None = None
+        self._fail_closed()
         while True:
             # Items of other types may be skipped, so never shrink the page to what is still wanted.
             reply = await send(operation, self._next_request(payload, start, None))
-            for raw in reply.get("Items", ()):
+            raws = reply.get("Items", ())
+            await self._open(raws, payload["TableName"])
+            for raw in raws:
                 obj = decode(raw)
                 if obj is None:
                     continue
+                if hooked:
+                    await _after_read(obj)
                 yield obj
                 if remaining is not None:
                     remaining -= 1
@@ -724,6 +748,26 @@ class _CollectionQuery(Query[M]):
 
     async def count(self) -> int:
         raise ValidationError("a collection query cannot count() by type; iterate it, or count one model")
+
+    def _fail_closed(self) -> None:
+        """Raise EncryptionNotConfigured before anything is sent when a member's KMS key is missing."""
+        for schema in self._dispatch.sealed:
+            self._requester.key_id(schema)
+
+    async def _open(self, raws: Sequence[Item], table: str) -> None:
+        """Open, in place, the Encrypted attributes of a page's items, each with its own member's schema:
+        members seal different fields, maybe under different keys. One Decrypt per distinct data key of
+        each member, for the whole page."""
+        dispatch = self._dispatch
+        if not dispatch.sealed:
+            return
+        groups: dict[str, tuple[TableSchema[Any], list[Item]]] = {}
+        for raw in raws:
+            schema = dispatch.member(raw)
+            if schema is not None and schema.encrypted:
+                groups.setdefault(schema.entity, (schema, []))[1].append(raw)
+        for schema, items in groups.values():
+            await self._requester.open(schema, items, table)
 
     def __repr__(self) -> str:
         return super().__repr__().replace(self._schema.model.__name__, repr(self._collection), 1)

@@ -341,7 +341,13 @@ class StreamRouter(Generic[M]):
         arn = raw.get("eventSourceARN")
         if not isinstance(arn, str):
             return False
-        route = self._by_table.get(self._table_of(arn))
+        table = self._table_of(arn)
+        shared = self._shared.get(table)
+        if shared is not None:
+            # `_by_table` holds only the first model named for a shared table: ask whether any of its
+            # entities is sealed (`decrypted` routes each record by its discriminator, plain ones too).
+            return any(route.schema.encrypted for route in shared[1].values())
+        route = self._by_table.get(table)
         return route is not None and bool(route.schema.encrypted)
 
 

@@ -378,16 +378,16 @@ class Transaction:
             if action.kind in ("put", "create"):
                 self._payloads[entry.index]["Put"]["Item"] = schema.encode(result)
             else:
-                if schema.encrypted:
-                    # The Update's Encrypted values were listed for sealing when it was recorded; a
-                    # rebuilt body would carry new values that list does not name: refuse, never send
-                    # plaintext.
-                    raise ValidationError(
-                        f"{schema.model.__name__}.before_write replaced a transaction update of a model "
-                        "with Encrypted fields; set those fields in the update itself"
-                    )
-                # What the hook changed is added to the same Update, as db.update does.
-                changed = save_actions(schema, schema.encode(result), schema.encode(entry.item))
+                stored = stored_of(entry.item) if entry.derived else None
+                if stored is not None:
+                    # A save: the hook's model is compared with the stored item, as db.save compares
+                    # after its hook; the caller's changes and the hook's are one diff (two SETs of one
+                    # path would be refused by DynamoDB).
+                    derived = save_actions(schema, schema.encode(result), stored)
+                else:
+                    # What the hook changed is added to the same Update, as db.update does.
+                    changed = save_actions(schema, schema.encode(result), schema.encode(entry.item))
+                    derived = [*entry.derived, *changed]
                 actions, guard = update_plan(
                     schema,
                     entry.item,
@@ -395,7 +395,7 @@ class Transaction:
                     entry.condition,
                     entry.upsert,
                     self._requester.clock,
-                    (*entry.derived, *changed),
+                    derived,
                 )
                 params = Params()
                 body: Payload = {
@@ -408,8 +408,21 @@ class Transaction:
                     body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
                 params.apply(body)
                 self._payloads[entry.index] = {"Update": body}
+                if schema.encrypted:
+                    self._reseal(entry.index, schema, actions)
             self._actions[entry.index] = dataclasses.replace(action, item=result)
             entry.item = result
+
+    def _reseal(self, index: int, schema: TableSchema[Any], actions: Sequence[Update]) -> None:
+        """List anew the values to seal of the update at `index`, rebuilt after a hook: the values listed
+        when it was recorded are not in the new body (sealed by identity), and the hook may have set an
+        Encrypted field the caller's actions did not."""
+        from .encryption import sealed_values
+
+        sealed = sealed_values(schema.encrypted, actions, f"tx.update of {schema.model.__name__}")
+        self._sealing = [entry for entry in self._sealing if entry[0] != index]
+        if sealed:
+            self._sealing.append((index, schema, sealed))
 
 
 class _Hooked:
