@@ -27,21 +27,28 @@ _LOCK: Final = threading.RLock()
 
 
 class _Member:
-    __slots__ = ("discriminator", "entity", "layout", "ref")
+    __slots__ = ("discriminator", "entity", "implicit", "layout", "ref")
 
-    def __init__(self, cls: type, layout: Layout, entity: str | None, discriminator: str | None) -> None:
+    def __init__(
+        self, cls: type, layout: Layout, entity: str | None, discriminator: str | None, implicit: bool
+    ) -> None:
         self.ref = weakref.ref(cls)
         self.layout = layout
         self.entity = entity if entity is not None else cls.__name__
         self.discriminator = discriminator
+        # Whether declaring this model beside another entity tags the table without a `discriminator=`:
+        # not for TableTheory-format models, whose tables TableTheory services also write (no `_type`).
+        self.implicit = implicit
 
 
 class TableEntry:
     """The models of one table and what they share: whether items carry a discriminator, and its name.
 
     `tagged` and `attribute` are recomputed whenever a model joins or leaves; a table is tagged when
-    models of two or more entities declare it, or any of them sets `discriminator=` (the opt-in of a
-    table with one entity). Read on every write (one attribute load), so a model that was alone at first
+    models of two or more entities in aiotheory's item format declare it, or any of them sets
+    `discriminator=` (the opt-in of a table with one entity, and of TableTheory-format models, which
+    never tag a table implicitly: a TableTheory service writing the same table would not). Read on
+    every write (one attribute load), so a model that was alone at first
     starts tagging as soon as another entity joins.
     """
 
@@ -87,7 +94,7 @@ class TableEntry:
         named = [m.discriminator for m in live if m.discriminator is not None]
         self.attribute = named[0] if named else DEFAULT_DISCRIMINATOR
         # One member per entity (a second declaration of an entity replaces the first).
-        self.tagged = len(live) > 1 or bool(named)
+        self.tagged = sum(m.implicit for m in live) > 1 or bool(named)
 
 
 _TABLES: Final[dict[str, TableEntry]] = {}
@@ -112,7 +119,13 @@ def _index_text(index: IndexSchema) -> str:
 
 
 def register(
-    cls: type, table: str, layout: Layout, *, entity: str | None, discriminator: str | None
+    cls: type,
+    table: str,
+    layout: Layout,
+    *,
+    entity: str | None,
+    discriminator: str | None,
+    implicit: bool = True,
 ) -> TableEntry:
     """Add `cls` to its table's models; ValidationError naming both classes when it disagrees with one.
 
@@ -160,6 +173,6 @@ def register(
                     f"{both} with different discriminator attributes: {discriminator!r} in {name}, "
                     f"{member.discriminator!r} in {other.__name__}"
                 )
-        entry._members[key] = _Member(cls, layout, entity, discriminator)
+        entry._members[key] = _Member(cls, layout, entity, discriminator, implicit)
         entry._refresh()
     return entry

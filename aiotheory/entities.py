@@ -126,6 +126,14 @@ class Collection(Generic[M]):
                     f"Collection: {schemas[0].model.__name__} lives in table {table!r} and "
                     f"{schema.model.__name__} in {schema.table!r}; a collection reads one table"
                 )
+        if len(schemas) > 1 and not entry_for(table).tagged:
+            # Only TableTheory-format models share a table untagged: nothing in their items says which
+            # model each is, so a collection could only skip them all.
+            raise ValidationError(
+                f"Collection: the items of table {table!r} carry no discriminator (its models use "
+                "item_format='tabletheory', which never tags a table implicitly); set discriminator= "
+                "(and entity=) on them to read a mix"
+            )
         by_entity: dict[str, TableSchema[Any]] = {}
         for schema in schemas:
             other = by_entity.setdefault(schema.entity, schema)

@@ -186,6 +186,7 @@ class _Compiled:
                             layout,
                             entity=self._entity,
                             discriminator=self._discriminator,
+                            implicit=self.item_format != "tabletheory",
                         )
                     self._layout = layout
         return layout

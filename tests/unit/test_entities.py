@@ -319,3 +319,43 @@ def test_encode_writes_discriminator_when_lone_model_opts_in() -> None:
         pk: Annotated[str, PK]
 
     assert schema_of(Solo).encode(Solo(pk="x")) == {"pk": {"S": "x"}, "kind": {"S": "solo"}}
+
+
+class TtUser(Model, table="ent_tt_shared", item_format="tabletheory"):
+    pk: Annotated[str, PK]
+    sk: Annotated[str, SK]
+    name: str
+
+
+class TtOrder(Model, table="ent_tt_shared", item_format="tabletheory"):
+    pk: Annotated[str, PK]
+    sk: Annotated[str, SK]
+    total: int
+
+
+def test_encode_writes_no_discriminator_when_tabletheory_models_share_a_table() -> None:
+    # A TableTheory service writes this table too, and its items carry no `_type`: declaring two
+    # TableTheory-format models (as a DMS document of a single-table design does) must not add one.
+    assert schema_of(TtUser).discriminator is None
+    assert "_type" not in schema_of(TtOrder).encode(TtOrder(pk="U#1", sk="O#1", total=5))
+    with pytest.raises(ValidationError, match="carry no discriminator"):
+        Collection(TtUser, TtOrder)
+
+
+def test_collection_reads_tabletheory_models_when_they_opt_into_a_discriminator() -> None:
+    class TtNote(
+        Model, table="ent_tt_tagged", item_format="tabletheory", entity="NOTE", discriminator="type"
+    ):
+        pk: Annotated[str, PK]
+        sk: Annotated[str, SK]
+        text: str
+
+    class TtTask(
+        Model, table="ent_tt_tagged", item_format="tabletheory", entity="TASK", discriminator="type"
+    ):
+        pk: Annotated[str, PK]
+        sk: Annotated[str, SK]
+        done: bool = False
+
+    assert schema_of(TtTask).encode(TtTask(pk="P", sk="T#1"))["type"] == {"S": "TASK"}
+    assert Collection(TtNote, TtTask).discriminator == "type"
