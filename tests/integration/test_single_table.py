@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,6 +24,10 @@ from aiotheory import (
     template_of,
 )
 from aiotheory.streams import StreamRouter
+
+# The examples are not part of the installed package (CI tests an installed copy): import them from the
+# checkout, appended so nothing installed is shadowed.
+sys.path.append(str(Path(__file__).resolve().parents[2]))
 from examples.single_table.models import (
     Customer,
     EmailGuard,

@@ -4,6 +4,7 @@ discriminator on every write, collection decoding, and the FastAPI schema of a c
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -283,8 +284,11 @@ async def test_fastapi_openapi_lists_each_member_when_collection_is_the_response
     assert body[0]["name"] == "Acme" and body[1]["number"] == 7
 
 
-def test_load_models_keeps_one_model_per_table_when_models_share_it() -> None:
+def test_load_models_keeps_one_model_per_table_when_models_share_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from aiotheory._cli import load_models
+
+    # The examples are not installed (CI tests an installed copy): import them from the checkout.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     from examples.single_table.models import Customer
 
     assert load_models(["examples.single_table.models"]) == [Customer]
