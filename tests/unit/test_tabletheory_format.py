@@ -47,7 +47,7 @@ def decode_item(cls: type[Model], item: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------ OmitEmpty
 
 
-class Counters(Model, table="counters"):
+class Counters(Model, table="tt_counters"):
     id: Annotated[str, PK]
     hits: Annotated[int, OmitEmpty] = 0
     ratio: Annotated[float, OmitEmpty] = 0.0
@@ -103,7 +103,7 @@ def test_decode_reads_empty_values_when_omit_empty_attributes_are_absent() -> No
 
 def test_partial_decode_agrees_with_full_decode_when_omit_empty_attributes_are_absent() -> None:
     names = frozenset(("id", "hits", "active", "seen"))
-    partial = _codec(Counters).partial(names, "counters", ("id",))
+    partial = _codec(Counters).partial(names, "tt_counters", ("id",))
     got = partial({"id": {"S": "a"}})
     full = decode_item(Counters, {"id": {"S": "a"}})
     assert (got.hits, got.active, got.seen) == (full.hits, full.active, full.seen) == (0, False, _ZERO_TIME)
